@@ -1,0 +1,157 @@
+"""SQL tables derived from the registered projectors, plus ddbproj's own tables.
+
+Each projected table gets the model's columns and ``ddbproj_seq``, the sequence number
+of the change that wrote the row. Each also gets a tombstone table (same key, the
+sequence number of the delete) so an older image never brings a deleted row back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+from sqlalchemy.types import UserDefinedType
+
+from core.columns import Column, ColumnKind
+from core.registry import ProjectorRegistry
+
+__all__ = [
+    "SEQ_COLUMN",
+    "SEQ_WIDTH",
+    "build_metadata",
+    "checkpoints_table",
+    "dead_letters_table",
+    "sql_type",
+    "tombstone_table_name",
+]
+
+SEQ_COLUMN = "ddbproj_seq"
+#: Sequence numbers are decimal strings of up to 40 digits; BIGINT would overflow.
+SEQ_WIDTH = 40
+DEAD_LETTERS = "ddbproj_dead_letters"
+CHECKPOINTS = "ddbproj_checkpoints"
+
+
+class _LiteralType(UserDefinedType[Any]):
+    """A column type given verbatim by a projector (``column(sql_type="CHAR(3)")``)."""
+
+    cache_ok = True
+
+    def __init__(self, spec: str) -> None:
+        self.spec = spec
+
+    def get_col_spec(self, **_: Any) -> str:
+        return self.spec
+
+
+def sequence_type() -> sa.types.TypeEngine[Any]:
+    """DECIMAL(40, 0) where the database has it exactly; fixed-width text on SQLite
+    (whose numbers are 64-bit), which sorts the same way."""
+    return sa.Numeric(SEQ_WIDTH, 0).with_variant(sa.String(SEQ_WIDTH), "sqlite")
+
+
+def sql_type(col: Column) -> sa.types.TypeEngine[Any]:  # noqa: PLR0911
+    """The SQLAlchemy type of a derived column (utf8mb4 text, microsecond times)."""
+    if col.sql_type:
+        return _LiteralType(col.sql_type)
+    kind = col.kind
+    if kind is ColumnKind.INTEGER:
+        return sa.BigInteger()
+    if kind is ColumnKind.DECIMAL:
+        # SQLite would store DECIMAL as a float; keep the exact digits as text there
+        return sa.Numeric(col.precision, col.scale).with_variant(sa.String(80), "sqlite")
+    if kind is ColumnKind.FLOAT:
+        return sa.Double()
+    if kind is ColumnKind.STRING:
+        return sa.String(col.length or 255)
+    if kind is ColumnKind.TEXT:
+        return sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
+    if kind is ColumnKind.BOOLEAN:
+        return sa.Boolean()
+    if kind is ColumnKind.BINARY:
+        if col.length:
+            return sa.LargeBinary(col.length).with_variant(mysql.VARBINARY(col.length), "mysql",
+                                                           "mariadb")
+        return sa.LargeBinary().with_variant(mysql.MEDIUMBLOB(), "mysql", "mariadb")
+    if kind is ColumnKind.DATETIME:
+        return sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+    if kind is ColumnKind.DATE:
+        return sa.Date()
+    return sa.JSON()
+
+
+def tombstone_table_name(table: str) -> str:
+    return f"ddbproj_tomb_{table}"[:64]
+
+
+def _table_options(collation: str | None) -> dict[str, Any]:
+    options: dict[str, Any] = {"mysql_charset": "utf8mb4", "mariadb_charset": "utf8mb4"}
+    if collation:
+        options["mysql_collate"] = collation
+        options["mariadb_collate"] = collation
+    return options
+
+
+def build_metadata(registry: ProjectorRegistry, *, collation: str | None = None) -> sa.MetaData:
+    """Tables for every projector, their tombstones, and ddbproj's bookkeeping tables.
+
+    ``collation`` should compare keys as DynamoDB does (binary, no padding): the SQL sink
+    passes ``utf8mb4_nopad_bin`` on MariaDB and ``utf8mb4_0900_bin`` on MySQL 8.
+    """
+    metadata = sa.MetaData()
+    options = _table_options(collation)
+    for name, compiled in registry.tables().items():
+        columns = [
+            sa.Column(c.name, sql_type(c), primary_key=c.primary_key, nullable=c.nullable,
+                      autoincrement=False)
+            for c in compiled.columns
+        ]
+        sa.Table(name, metadata, *columns,
+                 sa.Column(SEQ_COLUMN, sequence_type(), nullable=False), **options)
+        key_columns = [
+            sa.Column(c.name, sql_type(c), primary_key=True, autoincrement=False)
+            for c in compiled.columns if c.primary_key
+        ]
+        sa.Table(tombstone_table_name(name), metadata, *key_columns,
+                 sa.Column(SEQ_COLUMN, sequence_type(), nullable=False), **options)
+    dead_letters_table(metadata, options)
+    checkpoints_table(metadata, options)
+    return metadata
+
+
+def dead_letters_table(metadata: sa.MetaData, options: dict[str, Any] | None = None) -> sa.Table:
+    text = sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
+    return sa.Table(
+        DEAD_LETTERS, metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("record_id", sa.String(200), nullable=False, unique=True),
+        sa.Column("projector", sa.String(255)),
+        sa.Column("entity_type", sa.String(255)),
+        sa.Column("table_name", sa.String(64)),
+        sa.Column("item_key", sa.Text),
+        sa.Column("sequence_number", sequence_type()),
+        sa.Column("event_kind", sa.String(16)),
+        sa.Column("raw_record", text, nullable=False),
+        sa.Column("error", sa.Text, nullable=False),
+        sa.Column("first_seen", sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql",
+                                                           "mariadb"), nullable=False),
+        sa.Column("last_seen", sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql",
+                                                          "mariadb"), nullable=False),
+        sa.Column("attempts", sa.Integer, nullable=False),
+        **(options or {}),
+    )
+
+
+def checkpoints_table(metadata: sa.MetaData, options: dict[str, Any] | None = None) -> sa.Table:
+    """Where a stream consumer is: per shard, the last sequence number applied."""
+    return sa.Table(
+        CHECKPOINTS, metadata,
+        sa.Column("stream_arn", sa.String(255), primary_key=True),
+        sa.Column("shard_id", sa.String(128), primary_key=True),
+        sa.Column("sequence_number", sequence_type()),
+        sa.Column("finished", sa.Boolean, nullable=False, default=False),
+        sa.Column("updated_at", sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql",
+                                                           "mariadb"), nullable=False),
+        **(options or {}),
+    )

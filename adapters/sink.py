@@ -1,0 +1,365 @@
+"""The SQL sink: applies a batch plan in one transaction with guarded bulk statements.
+
+Per table and batch: one multi-row upsert of tombstones (deletes), one multi-row upsert
+of rows, both guarded so that only a higher sequence number replaces what is stored;
+then rows older than their tombstone are removed and tombstones older than their row are
+cleared. Dead letters and the consumer's checkpoint go into the same transaction.
+"""
+
+from __future__ import annotations
+
+import datetime
+import random
+import time
+from collections.abc import Callable, Iterable, Sequence
+from decimal import Decimal
+from typing import Any
+
+import attrs
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+
+from adapters.engine import is_mysql
+from adapters.errors import DatabaseUnavailable, StatementFailed, is_transient
+from adapters.schema import (
+    CHECKPOINTS,
+    DEAD_LETTERS,
+    SEQ_COLUMN,
+    SEQ_WIDTH,
+    build_metadata,
+    tombstone_table_name,
+)
+from core import jsontext
+from core.columns import ColumnKind
+from core.plan import BatchPlan, DeadLetter, TableChanges
+from core.projector import CompiledProjector
+from core.registry import ProjectorRegistry
+
+__all__ = ["Checkpoint", "SqlSink"]
+
+#: Keys per IN (...) list: well under every server's placeholder limit.
+KEY_CHUNK = 500
+
+
+@attrs.frozen
+class Checkpoint:
+    """Where a stream consumer is on one shard, written with the rows it produced."""
+
+    stream_arn: str
+    shard_id: str
+    sequence_number: str | None
+    finished: bool = False
+
+
+class SqlSink:
+    """Writes batch plans to one SQL database (MySQL/MariaDB/Aurora, SQLite, PostgreSQL)."""
+
+    def __init__(
+        self,
+        engine: sa.Engine,
+        registry: ProjectorRegistry,
+        *,
+        attempts: int = 3,
+        backoff_seconds: float = 0.1,
+    ) -> None:
+        self.engine = engine
+        self.registry = registry
+        self.attempts = attempts
+        self.backoff_seconds = backoff_seconds
+        self._metadata: sa.MetaData | None = None
+        self._statements: dict[str, _TableStatements] = {}
+
+    # -- schema ---------------------------------------------------------------------
+
+    @property
+    def metadata(self) -> sa.MetaData:
+        if self._metadata is None:
+            self._metadata = build_metadata(self.registry, collation=self._collation())
+        return self._metadata
+
+    def _collation(self) -> str | None:
+        if not is_mysql(self.engine.dialect):
+            return None
+        with self.engine.connect() as conn:
+            version = conn.exec_driver_sql("SELECT VERSION()").scalar_one()
+        if "mariadb" in str(version).lower():
+            return "utf8mb4_nopad_bin"
+        return "utf8mb4_0900_bin" if str(version)[:1] >= "8" else "utf8mb4_bin"
+
+    def create_schema(self) -> list[str]:
+        """Create the tables that do not exist yet; returns their names."""
+        with self.engine.begin() as conn:
+            existing = set(sa.inspect(conn).get_table_names())
+            self.metadata.create_all(conn)
+        return [name for name in self.metadata.tables if name not in existing]
+
+    def table(self, name: str) -> sa.Table:
+        return self.metadata.tables[name]
+
+    # -- applying a plan ---------------------------------------------------------------
+
+    def apply(self, plan: BatchPlan, *, checkpoint: Checkpoint | None = None) -> None:
+        """Commit ``plan`` (and ``checkpoint``) atomically, retrying transient failures.
+
+        Raises ``DatabaseUnavailable`` or ``StatementFailed`` with nothing committed.
+        """
+        self.run_in_transaction(lambda conn: self._apply(conn, plan, checkpoint))
+
+    def run_in_transaction(self, work: Callable[[sa.Connection], None]) -> None:
+        """Run ``work`` in one transaction, again on a fresh connection after a transient
+        failure (deadlock, lost connection, failover), at most ``attempts`` times."""
+        for attempt in range(1, self.attempts + 1):
+            try:
+                with self.engine.begin() as conn:
+                    work(conn)
+                return
+            except sa.exc.DBAPIError as error:
+                if not is_transient(error):
+                    raise StatementFailed(_safe_text(error)) from error
+                if attempt == self.attempts:
+                    raise DatabaseUnavailable(_safe_text(error)) from error
+                time.sleep(self.backoff_seconds * 2 ** (attempt - 1) * (1 + random.random()))
+
+    def _apply(self, conn: sa.Connection, plan: BatchPlan, checkpoint: Checkpoint | None) -> None:
+        for changes in plan.tables.values():
+            self._apply_table(conn, changes)
+        if plan.dead_letters:
+            self._store_dead_letters(conn, plan.dead_letters)
+        if checkpoint is not None:
+            self._store_checkpoint(conn, checkpoint)
+
+    def _apply_table(self, conn: sa.Connection, changes: TableChanges) -> None:
+        stmts = self._statements_for(changes.projector)
+        run = conn.exec_driver_sql
+        deletes = changes.deletes()
+        upserts = changes.upserts()
+        if deletes:
+            run(stmts.tombstone_upsert,
+                               [stmts.key_params(key) + (stmts.seq(seq),) for key, seq in deletes])
+        if upserts:
+            run(stmts.row_upsert,
+                               [stmts.row_params(row) + (stmts.seq(seq),) for seq, row in upserts])
+        touched = [stmts.key_params(key) for key in changes.changes]
+        upserted = [stmts.key_params(key) for key, (_, row) in changes.changes.items()
+                    if row is not None]
+        for chunk in _chunks(touched, KEY_CHUNK):
+            run(stmts.purge(len(chunk)), tuple(_flatten(chunk)))
+        for chunk in _chunks(upserted, KEY_CHUNK):
+            run(stmts.clear(len(chunk)), tuple(_flatten(chunk)))
+
+    def _statements_for(self, projector: CompiledProjector) -> _TableStatements:
+        stmts = self._statements.get(projector.table)
+        if stmts is None:
+            stmts = _TableStatements(projector, self.engine.dialect)
+            self._statements[projector.table] = stmts
+        return stmts
+
+    # -- dead letters and checkpoints ----------------------------------------------
+
+    def _store_dead_letters(self, conn: sa.Connection, letters: Sequence[DeadLetter]) -> None:
+        table = self.table(DEAD_LETTERS)
+        now = _utcnow()
+        rows = [
+            {
+                "record_id": letter.record_id,
+                "projector": letter.projector,
+                "entity_type": letter.entity_type,
+                "table_name": letter.table,
+                "item_key": jsontext.dumps(letter.keys) if letter.keys is not None else None,
+                "sequence_number": _seq_value(self.engine.dialect, letter.sequence_number),
+                "event_kind": letter.event_kind,
+                "raw_record": _raw_text(letter.raw_record),
+                "error": letter.error,
+                "first_seen": now,
+                "last_seen": now,
+                "attempts": 1,
+            }
+            for letter in {letter.record_id: letter for letter in letters}.values()
+        ]
+        conn.execute(
+            _upsert(self.engine.dialect, table, ["record_id"],
+                    updates=["error", "raw_record", "last_seen", "projector", "entity_type",
+                             "table_name"],
+                    increment="attempts"),
+            rows,
+        )
+
+    def _store_checkpoint(self, conn: sa.Connection, checkpoint: Checkpoint) -> None:
+        table = self.table(CHECKPOINTS)
+        row = {
+            "stream_arn": checkpoint.stream_arn,
+            "shard_id": checkpoint.shard_id,
+            "sequence_number": _seq_value(
+                self.engine.dialect,
+                int(checkpoint.sequence_number) if checkpoint.sequence_number else None,
+            ),
+            "finished": checkpoint.finished,
+            "updated_at": _utcnow(),
+        }
+        conn.execute(
+            _upsert(self.engine.dialect, table, ["stream_arn", "shard_id"],
+                    updates=["sequence_number", "finished", "updated_at"]),
+            [row],
+        )
+
+    def checkpoints(self, stream_arn: str) -> dict[str, Checkpoint]:
+        """Shard id -> checkpoint, as committed."""
+        table = self.table(CHECKPOINTS)
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(table).where(table.c.stream_arn == stream_arn)).all()
+        return {
+            row.shard_id: Checkpoint(
+                row.stream_arn, row.shard_id,
+                str(int(row.sequence_number)) if row.sequence_number is not None else None,
+                bool(row.finished),
+            )
+            for row in rows
+        }
+
+
+class _TableStatements:
+    """The SQL text of one table's guarded statements, built once, in the driver's
+    paramstyle; values always travel as bound parameters."""
+
+    def __init__(self, projector: CompiledProjector, dialect: sa.Dialect) -> None:
+        quote = dialect.identifier_preparer.quote
+        mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        self.mysql = is_mysql(dialect)
+        self.sqlite = dialect.name == "sqlite"
+        columns = projector.columns
+        table = quote(projector.table)
+        tomb = quote(tombstone_table_name(projector.table))
+        seq = quote(SEQ_COLUMN)
+        names = [quote(c.name) for c in columns]
+        keys = [quote(columns[i].name) for i in projector.key_indexes]
+        self._key_indexes = projector.key_indexes
+        self._decimal_indexes = tuple(
+            i for i, c in enumerate(columns) if c.kind is ColumnKind.DECIMAL
+        ) if self.sqlite else ()
+        key_decimals = {i for i in self._decimal_indexes if i in projector.key_indexes}
+        self._key_decimal_positions = tuple(
+            n for n, i in enumerate(projector.key_indexes) if i in key_decimals
+        )
+        self.row_upsert = _guarded_upsert(table, [*names, seq], keys, seq, mark, self.mysql)
+        self.tombstone_upsert = _guarded_upsert(tomb, [*keys, seq], keys, seq, mark, self.mysql)
+        def match(left: str, right: str) -> str:
+            return " AND ".join(f"{left}.{k} = {right}.{k}" for k in keys)
+
+        key_list = keys[0] if len(keys) == 1 else "(" + ", ".join(keys) + ")"
+        one_key = mark if len(keys) == 1 else "(" + ", ".join([mark] * len(keys)) + ")"
+        # rows no newer than their tombstone go (a delete, or an old image after one)
+        self._purge = (
+            f"DELETE FROM {table} WHERE {key_list} IN ({{marks}}) AND EXISTS "
+            f"(SELECT 1 FROM {tomb} b WHERE {match('b', table)} AND b.{seq} >= {table}.{seq})"
+        )
+        # tombstones older than a live row go (the item was created again)
+        self._clear = (
+            f"DELETE FROM {tomb} WHERE {key_list} IN ({{marks}}) AND EXISTS "
+            f"(SELECT 1 FROM {table} r WHERE {match('r', tomb)} AND r.{seq} > {tomb}.{seq})"
+        )
+        self._one_key = one_key
+        self._sqlite_seq = self.sqlite
+
+    def purge(self, count: int) -> str:
+        return self._purge.replace("{marks}", ", ".join([self._one_key] * count))
+
+    def clear(self, count: int) -> str:
+        return self._clear.replace("{marks}", ", ".join([self._one_key] * count))
+
+    def seq(self, sequence_number: int) -> Any:
+        return str(sequence_number).zfill(SEQ_WIDTH) if self._sqlite_seq else sequence_number
+
+    def row_params(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
+        if not self._decimal_indexes:
+            return row
+        values = list(row)
+        for index in self._decimal_indexes:
+            if values[index] is not None:
+                values[index] = _decimal_text(values[index])
+        return tuple(values)
+
+    def key_params(self, key: tuple[Any, ...]) -> tuple[Any, ...]:
+        if not self._key_decimal_positions:
+            return key
+        values = list(key)
+        for index in self._key_decimal_positions:
+            values[index] = _decimal_text(values[index])
+        return tuple(values)
+
+
+def _guarded_upsert(
+    table: str, columns: list[str], keys: list[str], seq: str, mark: str, mysql_style: bool
+) -> str:
+    """INSERT that, on a key conflict, replaces the row only when its sequence is higher.
+
+    On MySQL the assignments run left to right and see already-updated columns, so the
+    sequence column is assigned last (see DESIGN.md, known pitfalls).
+    """
+    head = (f"INSERT INTO {table} ({', '.join(columns)}) "
+            f"VALUES ({', '.join([mark] * len(columns))})")
+    values = [c for c in columns if c not in keys]
+    if mysql_style:
+        newer = f"VALUES({seq}) > {seq}"
+        sets = [f"{c} = IF({newer}, VALUES({c}), {c})" for c in values if c != seq]
+        sets.append(f"{seq} = IF({newer}, VALUES({seq}), {seq})")
+        return f"{head} ON DUPLICATE KEY UPDATE {', '.join(sets)}"
+    sets = [f"{c} = excluded.{c}" for c in values]
+    return (f"{head} ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {', '.join(sets)} "
+            f"WHERE excluded.{seq} > {table}.{seq}")
+
+
+def _upsert(
+    dialect: sa.Dialect,
+    table: sa.Table,
+    index: list[str],
+    *,
+    updates: list[str],
+    increment: str | None = None,
+) -> Any:
+    """A dialect's INSERT ... ON DUPLICATE KEY / ON CONFLICT DO UPDATE for bookkeeping rows."""
+    if is_mysql(dialect):
+        stmt = mysql.insert(table)
+        values: dict[str, Any] = {name: stmt.inserted[name] for name in updates}
+        if increment:
+            values[increment] = table.c[increment] + sa.literal_column("1")
+        return stmt.on_duplicate_key_update(values)
+    stmt_pg: Any = postgresql.insert(table) if dialect.name == "postgresql" else sqlite.insert(table)
+    values = {name: stmt_pg.excluded[name] for name in updates}
+    if increment:
+        values[increment] = table.c[increment] + sa.literal_column("1")
+    return stmt_pg.on_conflict_do_update(index_elements=index, set_=values)
+
+
+def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _flatten(keys: list[tuple[Any, ...]]) -> list[Any]:
+    return [value for key in keys for value in key]
+
+
+def _decimal_text(value: Any) -> str:
+    return format(value, "f") if isinstance(value, Decimal) else str(value)
+
+
+def _seq_value(dialect: sa.Dialect, sequence_number: int | None) -> Any:
+    if sequence_number is None:
+        return None
+    return str(sequence_number).zfill(SEQ_WIDTH) if dialect.name == "sqlite" else sequence_number
+
+
+def _raw_text(raw: Any) -> str:
+    try:
+        return jsontext.dumps(raw)
+    except (TypeError, ValueError):
+        return repr(raw)
+
+
+def _utcnow() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+
+
+def _safe_text(error: sa.exc.DBAPIError) -> str:
+    """The driver's message without the SQL text and parameters (they may carry data)."""
+    return f"{type(error.orig).__name__}: {error.orig}"

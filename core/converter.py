@@ -1,0 +1,207 @@
+"""The cattrs converter with DynamoDB-aware hooks, and readable structuring errors.
+
+Decoded DynamoDB values are already ``int``/``Decimal``/``str``/``bytes``/``bool``; the
+hooks here accept exactly what DynamoDB can hold for each annotation and never coerce
+silently (a string is not a number). ``float`` is produced only when a field says so.
+"""
+
+from __future__ import annotations
+
+import datetime
+import enum
+from collections.abc import Iterator, Mapping
+from decimal import Decimal
+from typing import Any
+
+import cattrs
+from cattrs.errors import (
+    AttributeValidationNote,
+    ClassValidationError,
+    ForbiddenExtraKeysError,
+    IterableValidationError,
+    IterableValidationNote,
+)
+
+__all__ = ["StructureError", "describe_error", "dynamodb_tag", "make_converter"]
+
+
+class StructureError(ValueError):
+    """A value that does not fit its annotation; the message says expected vs got."""
+
+
+def make_converter(*, detailed_validation: bool = True) -> cattrs.Converter:
+    """A converter for decoded DynamoDB images. Build your own to add hooks."""
+    converter = cattrs.Converter(detailed_validation=detailed_validation)
+    converter.register_structure_hook(int, _structure_int)
+    converter.register_structure_hook(Decimal, _structure_decimal)
+    converter.register_structure_hook(float, _structure_float)
+    converter.register_structure_hook(str, _structure_str)
+    converter.register_structure_hook(bool, _structure_bool)
+    converter.register_structure_hook(bytes, _structure_bytes)
+    converter.register_structure_hook(datetime.datetime, _structure_datetime)
+    converter.register_structure_hook(datetime.date, _structure_date)
+    converter.register_structure_hook_func(_is_enum, _structure_enum)
+    converter.register_unstructure_hook(Decimal, lambda d: d)
+    converter.register_unstructure_hook(bytes, lambda b: b)
+    converter.register_unstructure_hook(datetime.datetime, lambda d: d)
+    converter.register_unstructure_hook(datetime.date, lambda d: d)
+    return converter
+
+
+def dynamodb_tag(value: Any) -> str:  # noqa: PLR0911
+    """The DynamoDB type tag a decoded value came from, for error messages."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "BOOL"
+    if isinstance(value, int | Decimal):
+        return "N"
+    if isinstance(value, str):
+        return "S"
+    if isinstance(value, bytes):
+        return "B"
+    if isinstance(value, Mapping):
+        return "M"
+    if isinstance(value, list):
+        return "L"
+    if isinstance(value, set | frozenset):
+        sample = next(iter(value), "")
+        return "NS" if isinstance(sample, int | Decimal) else "BS" if isinstance(sample, bytes) else "SS"
+    return type(value).__name__
+
+
+def _got(value: Any) -> str:
+    text = repr(value) if not isinstance(value, str) else '"' + value + '"'
+    if len(text) > 40:
+        text = text[:37] + "..."
+    return f"got {dynamodb_tag(value)} {text}"
+
+
+def _structure_int(value: Any, _: type) -> int:
+    if value.__class__ is int:
+        return value  # type: ignore[no-any-return]
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        return int(value)
+    what = "an integer" if isinstance(value, Decimal) else "a number"
+    raise StructureError(f"expected {what}, {_got(value)}")
+
+
+def _structure_decimal(value: Any, _: type) -> Decimal:
+    if value.__class__ is Decimal:
+        return value  # type: ignore[no-any-return]
+    if value.__class__ is int:
+        return Decimal(value)
+    raise StructureError(f"expected a number, {_got(value)}")
+
+
+def _structure_float(value: Any, _: type) -> float:
+    if value.__class__ in (int, Decimal, float):
+        return float(value)
+    raise StructureError(f"expected a number, {_got(value)}")
+
+
+def _structure_str(value: Any, _: type) -> str:
+    if value.__class__ is str:
+        return value  # type: ignore[no-any-return]
+    raise StructureError(f"expected a string, {_got(value)}")
+
+
+def _structure_bool(value: Any, _: type) -> bool:
+    if value is True or value is False:
+        return value  # type: ignore[no-any-return]
+    raise StructureError(f"expected a boolean, {_got(value)}")
+
+
+def _structure_bytes(value: Any, _: type) -> bytes:
+    if value.__class__ is bytes:
+        return value  # type: ignore[no-any-return]
+    raise StructureError(f"expected a binary, {_got(value)}")
+
+
+def _structure_datetime(value: Any, _: type) -> datetime.datetime:
+    """ISO-8601 text or epoch seconds; naive values are taken as UTC."""
+    if isinstance(value, str):
+        try:
+            parsed = datetime.datetime.fromisoformat(value)
+        except ValueError:
+            raise StructureError(f"expected an ISO-8601 timestamp, {_got(value)}") from None
+    elif value.__class__ in (int, Decimal):
+        parsed = datetime.datetime.fromtimestamp(0, tz=datetime.UTC) + datetime.timedelta(
+            seconds=int(value), microseconds=int((Decimal(value) % 1) * 1_000_000)
+        )
+    else:
+        raise StructureError(f"expected a timestamp (ISO text or epoch seconds), {_got(value)}")
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.UTC)
+
+
+def _structure_date(value: Any, _: type) -> datetime.date:
+    if isinstance(value, str):
+        try:
+            return datetime.date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise StructureError(f"expected an ISO-8601 date, {_got(value)}")
+
+
+def _is_enum(cls: Any) -> bool:
+    return isinstance(cls, type) and issubclass(cls, enum.Enum)
+
+
+def _structure_enum(value: Any, cls: type[enum.Enum]) -> enum.Enum:
+    try:
+        return cls(value)
+    except ValueError:
+        allowed = ", ".join(repr(member.value) for member in cls)
+        raise StructureError(f"expected one of {allowed}, {_got(value)}") from None
+
+
+# -- errors ------------------------------------------------------------------------------
+
+
+def describe_error(error: BaseException, renames: Mapping[str, str] | None = None) -> str:
+    """One line per failure: ``attribute 'Address.Zip': expected a string, got N 1``.
+
+    ``renames`` maps Python field names to DynamoDB attribute names, so the path is the
+    one the writer of the item knows.
+    """
+    lines = []
+    for path, leaf in _leaves(error, []):
+        if path:
+            first = (renames or {}).get(path[0], path[0])
+            text = first + "".join(p if p.startswith("[") else "." + p for p in path[1:])
+            where = f"attribute {text!r}: "
+        else:
+            where = ""
+        lines.append(where + _leaf_text(leaf))
+    return "; ".join(lines) if lines else str(error)
+
+
+def _leaves(error: BaseException, path: list[str]) -> Iterator[tuple[list[str], BaseException]]:
+    if isinstance(error, ClassValidationError | IterableValidationError):
+        with_notes, without = error.group_exceptions()
+        for inner, note in with_notes:
+            if isinstance(note, AttributeValidationNote):
+                yield from _leaves(inner, [*path, note.name])
+            elif isinstance(note, IterableValidationNote):
+                yield from _leaves(inner, [*path, f"[{note.index}]"])
+            else:
+                yield from _leaves(inner, path)
+        for inner in without:
+            yield from _leaves(inner, path)
+    elif isinstance(error, BaseExceptionGroup):
+        for inner in error.exceptions:
+            yield from _leaves(inner, path)
+    else:
+        yield path, error
+
+
+def _leaf_text(error: BaseException) -> str:
+    if isinstance(error, KeyError):
+        return "required attribute is missing"
+    if isinstance(error, ForbiddenExtraKeysError):
+        return f"unexpected attributes {sorted(error.extra_fields)}"
+    if isinstance(error, StructureError):
+        return str(error)
+    if isinstance(error, TypeError | ValueError | AttributeError):
+        return f"invalid value ({error})"
+    return f"{type(error).__name__}: {error}"

@@ -1,0 +1,199 @@
+"""The projector base class: what a user writes, one small class per entity.
+
+A projector names the entity-type value it claims, its attrs model, its table and key,
+and the DynamoDB attribute names where they differ from the field names. It never opens
+a connection; ``compile_projector`` turns it once into the fast functions a batch uses.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, Generic, TypeVar
+
+import attrs
+import cattrs
+from cattrs.gen import make_dict_structure_fn, override
+
+from core.columns import Column, columns_of
+from core.converter import describe_error, make_converter
+from core.limits import row_checker
+
+__all__ = ["CompiledProjector", "Projector", "compile_projector", "pascal_case"]
+
+M = TypeVar("M")
+
+
+class Projector(Generic[M]):
+    """Base class of every projector. Subclasses set the class attributes below.
+
+    ``renames`` maps field names to DynamoDB attribute names (``{"id": "Id"}``);
+    ``attribute_names`` is a shortcut that derives every name (``pascal_case``).
+    ``key_prefixes`` routes REMOVE records that carry only ``Keys`` (no ``OldImage``):
+    ``{"SK": "USER#"}`` claims keys whose SK starts with ``USER#``.
+    ``keep_expired`` keeps rows whose items DynamoDB's TTL deleted (archive tables).
+    """
+
+    entity_type: ClassVar[str]
+    model: ClassVar[type[Any]]
+    table: ClassVar[str]
+    key: ClassVar[tuple[str, ...]]
+    renames: ClassVar[Mapping[str, str]] = {}
+    attribute_names: ClassVar[Callable[[str], str] | None] = None
+    key_prefixes: ClassVar[Mapping[str, str]] = {}
+    keep_expired: ClassVar[bool] = False
+
+    @classmethod
+    def key_from_item_keys(cls, keys: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Field values of the row key, from the item's DynamoDB key (for bare REMOVEs).
+
+        The default takes key fields that are themselves DynamoDB key attributes;
+        override it to parse composite keys (``PK = "USER#42"`` -> ``{"id": 42}``).
+        """
+        names = dynamodb_names(cls)
+        if all(names[field] in keys for field in cls.key):
+            return {field: keys[names[field]] for field in cls.key}
+        return None
+
+
+def pascal_case(name: str) -> str:
+    """``unit_price`` -> ``UnitPrice``; ``id`` -> ``Id``."""
+    return "".join(part[:1].upper() + part[1:] for part in name.split("_"))
+
+
+def dynamodb_names(projector: type[Projector[Any]]) -> dict[str, str]:
+    """Field name -> DynamoDB attribute name for every field of the model."""
+    derive = projector.attribute_names
+    names = {}
+    for field in attrs.fields(projector.model):
+        default = derive(field.name) if derive else field.name
+        names[field.name] = projector.renames.get(field.name, default)
+    return names
+
+
+@attrs.frozen
+class CompiledProjector:
+    """A projector turned into the functions a batch calls for every record."""
+
+    projector: type[Projector[Any]]
+    columns: tuple[Column, ...]
+    key_indexes: tuple[int, ...]
+    attribute_names: dict[str, str]
+    _fast: Callable[[Mapping[str, Any], Any], Any] = attrs.field(repr=False)
+    _detailed: Callable[[Mapping[str, Any], Any], Any] = attrs.field(repr=False)
+    _converter: cattrs.Converter = attrs.field(repr=False)
+    row_of: Callable[[Any], tuple[Any, ...]] = attrs.field(repr=False)
+    check_row: Callable[[tuple[Any, ...]], str | None] = attrs.field(repr=False)
+
+    @property
+    def name(self) -> str:
+        return f"{self.projector.__module__}.{self.projector.__qualname__}"
+
+    @property
+    def entity_type(self) -> str:
+        return self.projector.entity_type
+
+    @property
+    def table(self) -> str:
+        return self.projector.table
+
+    @property
+    def model(self) -> type[Any]:
+        return self.projector.model
+
+    def structure(self, image: Mapping[str, Any]) -> Any:
+        """Image -> model; raises ``ValueError`` naming every bad attribute path."""
+        try:
+            return self._fast(image, self.model)
+        except Exception:  # noqa: BLE001 - re-run with detailed validation for the message
+            pass
+        try:
+            return self._detailed(image, self.model)
+        except Exception as error:  # noqa: BLE001 - any failure of user data is reported
+            raise ValueError(describe_error(error, self.attribute_names)) from None
+
+    def key_of(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
+        """Row key (SQL-ready) from field values given by field name."""
+        fields = attrs.fields_dict(self.model)
+        key = []
+        for index in self.key_indexes:
+            column = self.columns[index]
+            value = self._converter.structure(values[column.field], fields[column.field].type)
+            key.append(column.to_sql(value) if column.to_sql else value)
+        return tuple(key)
+
+    def key_of_image(self, image: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        """Row key read from a decoded image, or None when it lacks a key attribute."""
+        names = self.attribute_names
+        try:
+            return self.key_of({self.columns[i].field: image[names[self.columns[i].field]]
+                                for i in self.key_indexes})
+        except Exception:  # noqa: BLE001 - an image without a usable key is not keyable
+            return None
+
+    def key_of_item_keys(self, keys: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        values = self.projector.key_from_item_keys(keys)
+        if values is None:
+            return None
+        try:
+            return self.key_of(values)
+        except Exception:  # noqa: BLE001 - a key that does not fit is not keyable
+            return None
+
+
+def compile_projector(
+    projector: type[Projector[Any]],
+    *,
+    fast: cattrs.Converter | None = None,
+    detailed: cattrs.Converter | None = None,
+) -> CompiledProjector:
+    """Check a projector class and build its structuring and row functions once."""
+    for attribute in ("entity_type", "model", "table", "key"):
+        if not hasattr(projector, attribute):
+            raise TypeError(f"{projector.__qualname__} must set the class attribute {attribute!r}")
+    if isinstance(projector.key, str):
+        raise TypeError(f"{projector.__qualname__}.key must be a tuple of field names, "
+                        f"e.g. key = ({projector.key!r},)")
+    columns = columns_of(projector.model, tuple(projector.key))
+    field_names = [c.field for c in columns]
+    unknown = set(projector.renames) - set(field_names)
+    if unknown:
+        raise TypeError(f"{projector.__qualname__}.renames names no field: {sorted(unknown)}")
+    names = dynamodb_names(projector)
+    fast = fast or make_converter(detailed_validation=False)
+    detailed = detailed or make_converter(detailed_validation=True)
+    overrides = {field: override(rename=name) for field, name in names.items() if name != field}
+    return CompiledProjector(
+        projector=projector,
+        columns=columns,
+        key_indexes=tuple(field_names.index(name) for name in projector.key),
+        attribute_names=names,
+        fast=make_dict_structure_fn(projector.model, fast, **overrides),  # type: ignore[arg-type]
+        detailed=make_dict_structure_fn(  # type: ignore[arg-type]
+            projector.model, detailed, _cattrs_detailed_validation=True, **overrides
+        ),
+        converter=fast,
+        row_of=_row_builder(columns),
+        check_row=row_checker(columns),
+    )
+
+
+def _row_builder(columns: tuple[Column, ...]) -> Callable[[Any], tuple[Any, ...]]:
+    getter = operator.attrgetter(*(c.field for c in columns))
+    adapters = [(i, c.to_sql) for i, c in enumerate(columns) if c.to_sql is not None]
+    single = len(columns) == 1
+
+    def row_of(obj: Any) -> tuple[Any, ...]:
+        values = getter(obj)
+        if single:
+            values = (values,)
+        if not adapters:
+            return values  # type: ignore[no-any-return]
+        values = list(values)
+        for index, adapt in adapters:
+            value = values[index]
+            if value is not None:
+                values[index] = adapt(value)
+        return tuple(values)
+
+    return row_of

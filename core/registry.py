@@ -1,0 +1,112 @@
+"""The projector registry: entity-type value -> compiled projector, and routing.
+
+Routing mirrors cattrs' tagged unions: the entity-type attribute of an item is the tag
+that selects the structuring function. Records no projector claims are skipped, with a
+reason, never failed.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator
+from typing import Any, TypeVar
+
+import cattrs
+
+from core.converter import make_converter
+from core.projector import CompiledProjector, Projector, compile_projector
+from core.records import ChangeRecord
+
+__all__ = ["DEFAULT_TYPE_ATTRIBUTE", "ProjectorRegistry", "RegistryError", "SkipReason"]
+
+DEFAULT_TYPE_ATTRIBUTE = "entity_type"
+
+P = TypeVar("P", bound=type[Projector[Any]])
+
+
+class RegistryError(TypeError):
+    """Two projectors that cannot live together; raised when the second is registered."""
+
+
+class SkipReason(enum.Enum):
+    NO_ENTITY_TYPE = "no_entity_type"
+    UNCLAIMED_TYPE = "unclaimed_type"
+    UNROUTABLE_REMOVE = "unroutable_remove"
+    EXPIRED_KEPT = "expired_kept"
+
+
+class ProjectorRegistry:
+    """Projectors keyed by the value of ``type_attribute`` in each item."""
+
+    def __init__(
+        self,
+        *,
+        type_attribute: str = DEFAULT_TYPE_ATTRIBUTE,
+        converter: cattrs.Converter | None = None,
+    ) -> None:
+        self.type_attribute = type_attribute
+        self._fast = make_converter(detailed_validation=False)
+        self._detailed = converter or make_converter(detailed_validation=True)
+        self._by_type: dict[str, CompiledProjector] = {}
+        self._by_table: dict[str, CompiledProjector] = {}
+        self._prefix_routes: list[CompiledProjector] = []
+
+    def register(self, projector: P) -> P:
+        """Add ``projector``; returns it unchanged, so it works as a class decorator."""
+        compiled = compile_projector(projector, fast=self._fast, detailed=self._detailed)
+        existing = self._by_type.get(compiled.entity_type)
+        if existing is not None:
+            if existing.projector is projector:
+                return projector
+            raise RegistryError(
+                f"entity type {compiled.entity_type!r} is claimed by both {existing.name} and "
+                f"{compiled.name}; give one of them another entity_type or remove one"
+            )
+        same_table = self._by_table.get(compiled.table)
+        if same_table is not None and same_table.columns != compiled.columns:
+            raise RegistryError(
+                f"table {compiled.table!r} is written by {same_table.name} and {compiled.name} "
+                "with different columns; give each its own table or share one model"
+            )
+        self._by_type[compiled.entity_type] = compiled
+        self._by_table.setdefault(compiled.table, compiled)
+        if projector.key_prefixes:
+            self._prefix_routes.append(compiled)
+        return projector
+
+    def __iter__(self) -> Iterator[CompiledProjector]:
+        return iter(self._by_type.values())
+
+    def __len__(self) -> int:
+        return len(self._by_type)
+
+    def get(self, entity_type: str) -> CompiledProjector | None:
+        return self._by_type.get(entity_type)
+
+    def tables(self) -> dict[str, CompiledProjector]:
+        """Table name -> the projector that defines its columns."""
+        return dict(self._by_table)
+
+    def route(self, record: ChangeRecord) -> CompiledProjector | SkipReason:
+        """The projector that claims ``record``, or why none does."""
+        image = record.routing_image
+        if image is None:
+            return self._route_by_keys(record)
+        tagged = image.get(self.type_attribute)
+        if tagged is None:
+            return SkipReason.NO_ENTITY_TYPE
+        value = tagged.get("S") if isinstance(tagged, dict) else None
+        if value is None:
+            return SkipReason.NO_ENTITY_TYPE
+        compiled = self._by_type.get(value)
+        return compiled if compiled is not None else SkipReason.UNCLAIMED_TYPE
+
+    def _route_by_keys(self, record: ChangeRecord) -> CompiledProjector | SkipReason:
+        for compiled in self._prefix_routes:
+            prefixes = compiled.projector.key_prefixes
+            if all(
+                isinstance(record.keys.get(name), str) and record.keys[name].startswith(prefix)
+                for name, prefix in prefixes.items()
+            ):
+                return compiled
+        return SkipReason.UNROUTABLE_REMOVE

@@ -1,0 +1,1 @@
+"""Entry points: the Lambda handler (``handlers.stream``) and the ``ddbproj`` command line."""

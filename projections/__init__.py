@@ -1,0 +1,1 @@
+"""The application's projectors, one module per entity. ``PROJECTIONS=projections`` loads all."""
