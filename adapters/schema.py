@@ -51,7 +51,7 @@ def sequence_type() -> sa.types.TypeEngine[Any]:
     return sa.Numeric(SEQ_WIDTH, 0).with_variant(sa.String(SEQ_WIDTH), "sqlite")
 
 
-def sql_type(col: Column) -> sa.types.TypeEngine[Any]:  # noqa: PLR0911
+def sql_type(col: Column) -> sa.types.TypeEngine[Any]:
     """The SQLAlchemy type of a derived column (utf8mb4 text, microsecond times)."""
     if col.sql_type:
         return _LiteralType(col.sql_type)

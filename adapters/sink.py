@@ -135,10 +135,10 @@ class SqlSink:
         upserts = changes.upserts()
         if deletes:
             run(stmts.tombstone_upsert,
-                               [stmts.key_params(key) + (stmts.seq(seq),) for key, seq in deletes])
+                               [(*stmts.key_params(key), stmts.seq(seq)) for key, seq in deletes])
         if upserts:
             run(stmts.row_upsert,
-                               [stmts.row_params(row) + (stmts.seq(seq),) for seq, row in upserts])
+                               [(*stmts.row_params(row), stmts.seq(seq)) for seq, row in upserts])
         touched = [stmts.key_params(key) for key in changes.changes]
         upserted = [stmts.key_params(key) for key, (_, row) in changes.changes.items()
                     if row is not None]
@@ -323,7 +323,8 @@ def _upsert(
         if increment:
             values[increment] = table.c[increment] + sa.literal_column("1")
         return stmt.on_duplicate_key_update(values)
-    stmt_pg: Any = postgresql.insert(table) if dialect.name == "postgresql" else sqlite.insert(table)
+    stmt_pg: Any = (postgresql.insert(table) if dialect.name == "postgresql"
+                    else sqlite.insert(table))
     values = {name: stmt_pg.excluded[name] for name in updates}
     if increment:
         values[increment] = table.c[increment] + sa.literal_column("1")

@@ -158,7 +158,7 @@ def _unwrap_optional(hint: Any) -> tuple[Any, bool]:
     return hint, False
 
 
-def _kind_of(  # noqa: PLR0911
+def _kind_of(
     model: type, name: str, hint: Any, is_key: bool
 ) -> tuple[ColumnKind, Callable[[Any], Any] | None, int | None]:
     if hint is bool:

@@ -48,7 +48,7 @@ def make_converter(*, detailed_validation: bool = True) -> cattrs.Converter:
     return converter
 
 
-def dynamodb_tag(value: Any) -> str:  # noqa: PLR0911
+def dynamodb_tag(value: Any) -> str:
     """The DynamoDB type tag a decoded value came from, for error messages."""
     if value is None:
         return "NULL"
@@ -66,7 +66,9 @@ def dynamodb_tag(value: Any) -> str:  # noqa: PLR0911
         return "L"
     if isinstance(value, set | frozenset):
         sample = next(iter(value), "")
-        return "NS" if isinstance(sample, int | Decimal) else "BS" if isinstance(sample, bytes) else "SS"
+        if isinstance(sample, int | Decimal):
+            return "NS"
+        return "BS" if isinstance(sample, bytes) else "SS"
     return type(value).__name__
 
 
@@ -79,7 +81,7 @@ def _got(value: Any) -> str:
 
 def _structure_int(value: Any, _: type) -> int:
     if value.__class__ is int:
-        return value  # type: ignore[no-any-return]
+        return value
     if isinstance(value, Decimal) and value == value.to_integral_value():
         return int(value)
     what = "an integer" if isinstance(value, Decimal) else "a number"
@@ -88,7 +90,7 @@ def _structure_int(value: Any, _: type) -> int:
 
 def _structure_decimal(value: Any, _: type) -> Decimal:
     if value.__class__ is Decimal:
-        return value  # type: ignore[no-any-return]
+        return value
     if value.__class__ is int:
         return Decimal(value)
     raise StructureError(f"expected a number, {_got(value)}")
@@ -102,19 +104,19 @@ def _structure_float(value: Any, _: type) -> float:
 
 def _structure_str(value: Any, _: type) -> str:
     if value.__class__ is str:
-        return value  # type: ignore[no-any-return]
+        return value
     raise StructureError(f"expected a string, {_got(value)}")
 
 
 def _structure_bool(value: Any, _: type) -> bool:
     if value is True or value is False:
-        return value  # type: ignore[no-any-return]
+        return value
     raise StructureError(f"expected a boolean, {_got(value)}")
 
 
 def _structure_bytes(value: Any, _: type) -> bytes:
     if value.__class__ is bytes:
-        return value  # type: ignore[no-any-return]
+        return value
     raise StructureError(f"expected a binary, {_got(value)}")
 
 
@@ -189,8 +191,8 @@ def _leaves(error: BaseException, path: list[str]) -> Iterator[tuple[list[str], 
         for inner in without:
             yield from _leaves(inner, path)
     elif isinstance(error, BaseExceptionGroup):
-        for inner in error.exceptions:
-            yield from _leaves(inner, path)
+        for member in error.exceptions:
+            yield from _leaves(member, path)
     else:
         yield path, error
 

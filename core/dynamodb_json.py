@@ -38,7 +38,7 @@ def decode_image(image: Mapping[str, Any], path: str = "NewImage") -> dict[str, 
     """Decode a whole image (attribute name -> attribute value)."""
     try:
         return {name: _decode(value) for name, value in image.items()}
-    except Exception:  # noqa: BLE001 - any failure is re-diagnosed with its path below
+    except Exception:
         raise _diagnose(image, path) from None
 
 
@@ -46,16 +46,12 @@ def decode_value(value: Any, path: str = "value") -> Any:
     """Decode one attribute value."""
     try:
         return _decode(value)
-    except Exception:  # noqa: BLE001 - re-diagnosed with its path below
+    except Exception:
         raise _diagnose_value(value, path) or DecodeError(path, "malformed value") from None
 
 
 def _decode(av: Any) -> Any:
-    if len(av) == 1:
-        for tag, val in av.items():
-            break
-    else:
-        tag, val = _only_tag(av)
+    tag, val = next(iter(av.items())) if len(av) == 1 else _only_tag(av)
     if tag == "S":
         if val.__class__ is str:
             return val
@@ -123,7 +119,7 @@ def _number(val: Any) -> int | Decimal:
 
 def _binary(val: Any) -> bytes:
     if val.__class__ is bytes:
-        return val  # type: ignore[no-any-return]
+        return val
     if val.__class__ is str:
         try:
             return base64.b64decode(val, validate=True)
@@ -143,7 +139,7 @@ def _diagnose(image: Mapping[str, Any], path: str) -> DecodeError:
     return DecodeError(path, "malformed attribute value")
 
 
-def _diagnose_value(av: Any, path: str) -> DecodeError | None:  # noqa: PLR0911, PLR0912
+def _diagnose_value(av: Any, path: str) -> DecodeError | None:
     if not isinstance(av, Mapping):
         return DecodeError(path, f"expected a typed attribute value, got {type(av).__name__}")
     present = [tag for tag, val in av.items() if val is not None] if len(av) > 1 else list(av)
@@ -172,7 +168,7 @@ def _diagnose_value(av: Any, path: str) -> DecodeError | None:  # noqa: PLR0911,
                     return found
             return None
         _decode({tag: val})
-    except Exception:  # noqa: BLE001 - the point is to describe the failure
+    except Exception:
         return DecodeError(path, f"{tag}: invalid value {_short(val)}")
     return None
 
@@ -190,7 +186,7 @@ def encode_image(item: Mapping[str, Any], *, binary_as_base64: bool = True) -> d
     return {name: encode_value(v, binary_as_base64=binary_as_base64) for name, v in item.items()}
 
 
-def encode_value(value: Any, *, binary_as_base64: bool = True) -> dict[str, Any]:  # noqa: PLR0911
+def encode_value(value: Any, *, binary_as_base64: bool = True) -> dict[str, Any]:
     """Encode one value; floats are written by their shortest exact repr."""
     if value is None:
         return {"NULL": True}

@@ -18,7 +18,7 @@ import attrs
 
 __all__ = ["dumps", "loads"]
 
-_encode_string = json.encoder.encode_basestring  # type: ignore[attr-defined]
+_encode_string = json.encoder.encode_basestring
 
 
 def dumps(value: Any) -> str:
@@ -33,7 +33,7 @@ def loads(text: str | bytes) -> Any:
     return json.loads(text, parse_float=Decimal)
 
 
-def _write(value: Any, out: list[str]) -> None:  # noqa: PLR0912
+def _write(value: Any, out: list[str]) -> None:
     if value is None:
         out.append("null")
     elif value is True:

@@ -7,6 +7,7 @@ ever; checked here, it becomes one dead letter with a message that says what to 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -72,7 +73,7 @@ def _decimal(precision: int, scale: int) -> Check:
 
     def check(value: Any) -> str | None:
         number = value if isinstance(value, Decimal) else Decimal(value)
-        sign, digits, exponent = number.as_tuple()
+        _, digits, exponent = number.as_tuple()
         if not isinstance(exponent, int):
             return f"{value} is not a finite number"
         fraction_digits = max(0, -exponent)
@@ -99,6 +100,4 @@ def _length(limit: int, kind: ColumnKind) -> Check:
 
 
 def _finite(value: Any) -> str | None:
-    return None if value == value and value not in (float("inf"), float("-inf")) else (
-        f"{value} is not a finite number"
-    )
+    return None if math.isfinite(value) else f"{value} is not a finite number"

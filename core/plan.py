@@ -183,7 +183,8 @@ def describe_record(
 def _letter(record: ChangeRecord, route: CompiledProjector, reason: str) -> DeadLetter:
     return DeadLetter(
         record_id=_record_id(record.event_id, record.raw),
-        error=f"{describe_record(route.entity_type, record.keys, record.sequence_number)}: {reason}",
+        error=f"{describe_record(route.entity_type, record.keys, record.sequence_number)}: "
+        f"{reason}",
         raw_record=record.raw,
         projector=route.name,
         entity_type=route.entity_type,

@@ -105,11 +105,11 @@ class CompiledProjector:
         """Image -> model; raises ``ValueError`` naming every bad attribute path."""
         try:
             return self._fast(image, self.model)
-        except Exception:  # noqa: BLE001 - re-run with detailed validation for the message
+        except Exception:
             pass
         try:
             return self._detailed(image, self.model)
-        except Exception as error:  # noqa: BLE001 - any failure of user data is reported
+        except Exception as error:
             raise ValueError(describe_error(error, self.attribute_names)) from None
 
     def key_of(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -118,7 +118,8 @@ class CompiledProjector:
         key = []
         for index in self.key_indexes:
             column = self.columns[index]
-            value = self._converter.structure(values[column.field], fields[column.field].type)
+            annotation: Any = fields[column.field].type
+            value = self._converter.structure(values[column.field], annotation)
             key.append(column.to_sql(value) if column.to_sql else value)
         return tuple(key)
 
@@ -128,7 +129,7 @@ class CompiledProjector:
         try:
             return self.key_of({self.columns[i].field: image[names[self.columns[i].field]]
                                 for i in self.key_indexes})
-        except Exception:  # noqa: BLE001 - an image without a usable key is not keyable
+        except Exception:
             return None
 
     def key_of_item_keys(self, keys: Mapping[str, Any]) -> tuple[Any, ...] | None:
@@ -137,7 +138,7 @@ class CompiledProjector:
             return None
         try:
             return self.key_of(values)
-        except Exception:  # noqa: BLE001 - a key that does not fit is not keyable
+        except Exception:
             return None
 
 
@@ -169,8 +170,9 @@ def compile_projector(
         key_indexes=tuple(field_names.index(name) for name in projector.key),
         attribute_names=names,
         fast=make_dict_structure_fn(projector.model, fast, **overrides),  # type: ignore[arg-type]
-        detailed=make_dict_structure_fn(  # type: ignore[arg-type]
-            projector.model, detailed, _cattrs_detailed_validation=True, **overrides
+        detailed=make_dict_structure_fn(
+            projector.model, detailed, _cattrs_detailed_validation=True,
+            **overrides,  # type: ignore[arg-type]
         ),
         converter=fast,
         row_of=_row_builder(columns),
@@ -184,16 +186,15 @@ def _row_builder(columns: tuple[Column, ...]) -> Callable[[Any], tuple[Any, ...]
     single = len(columns) == 1
 
     def row_of(obj: Any) -> tuple[Any, ...]:
-        values = getter(obj)
-        if single:
-            values = (values,)
+        got = getter(obj)
+        values: tuple[Any, ...] = (got,) if single else got
         if not adapters:
-            return values  # type: ignore[no-any-return]
-        values = list(values)
+            return values
+        adapted = list(values)
         for index, adapt in adapters:
-            value = values[index]
+            value = adapted[index]
             if value is not None:
-                values[index] = adapt(value)
-        return tuple(values)
+                adapted[index] = adapt(value)
+        return tuple(adapted)
 
     return row_of

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime
 import enum
+from collections.abc import Mapping
 from decimal import Decimal
+from typing import Any
 
 import attrs
 
@@ -57,7 +59,7 @@ class OrderProjector(Projector[Order]):
     key_prefixes = {"PK": "ORDER#"}
 
     @classmethod
-    def key_from_item_keys(cls, keys: dict[str, object]) -> dict[str, object] | None:
+    def key_from_item_keys(cls, keys: Mapping[str, Any]) -> dict[str, Any] | None:
         pk = keys.get("PK")
         if isinstance(pk, str) and pk.startswith("ORDER#"):
             return {"order_id": pk.removeprefix("ORDER#")}

@@ -1,0 +1,1 @@
+"""One module per ``ddbproj`` command; each has ``register(subparsers)``."""

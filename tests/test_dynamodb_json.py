@@ -1,0 +1,114 @@
+import base64
+from decimal import Decimal
+
+import pytest
+from boto3.dynamodb.types import TypeSerializer
+from hypothesis import given
+from hypothesis import strategies as st
+
+from core.dynamodb_json import DecodeError, decode_image, decode_value, encode_image, encode_value
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ({"S": "héllo 🎉"}, "héllo 🎉"),
+        ({"S": ""}, ""),
+        ({"N": "17"}, 17),
+        ({"N": 17}, 17),
+        ({"N": "-3"}, -3),
+        ({"N": "1.5"}, Decimal("1.5")),
+        ({"N": "1E+2"}, 100),
+        ({"N": 2.5}, Decimal("2.5")),
+        ({"B": base64.b64encode(b"\x00\xff").decode()}, b"\x00\xff"),
+        ({"B": b"\x00\xff"}, b"\x00\xff"),
+        ({"BOOL": True}, True),
+        ({"BOOL": False}, False),
+        ({"NULL": True}, None),
+        ({"M": {"a": {"N": "1"}, "b": {"L": []}}}, {"a": 1, "b": []}),
+        ({"L": [{"S": "x"}, {"N": "2"}]}, ["x", 2]),
+        ({"SS": ["a", "b"]}, {"a", "b"}),
+        ({"NS": ["1", "2.5"]}, {1, Decimal("2.5")}),
+        ({"BS": ["AA==", "AQ=="]}, {b"\x00", b"\x01"}),
+    ],
+)
+def test_decodes_every_type_tag(value, expected):
+    decoded = decode_value(value)
+    assert decoded == expected
+    assert type(decoded) is type(expected)
+
+
+def test_numbers_keep_38_digits_and_never_become_float():
+    big = "12345678901234567890123456789012345678"
+    frac = "1234567890123456789.0123456789012345678"
+    assert decode_value({"N": big}) == int(big)
+    assert decode_value({"N": frac}) == Decimal(frac)
+    assert str(decode_value({"N": frac})) == frac
+    assert decode_value({"N": "-" + big}) == -int(big)
+
+
+def test_sdk_style_value_with_all_tags_and_one_set_decodes_that_one():
+    value = {"S": None, "N": "42", "B": None, "BOOL": None, "NULL": None, "M": None, "L": None,
+             "SS": None, "NS": None, "BS": None}
+    assert decode_value(value) == 42
+
+
+@pytest.mark.parametrize(
+    ("image", "message"),
+    [
+        ({"Address": {"M": {"Zip": {"X": "1"}}}}, "NewImage.Address.Zip: unknown type tag 'X'"),
+        ({"Age": {"N": "seventeen"}}, "NewImage.Age: N: invalid value 'seventeen'"),
+        ({"Tags": {"L": [{"S": "a"}, {"S": 5}]}}, "NewImage.Tags[1]: S: invalid value 5"),
+        ({"Pic": {"B": "not base64!"}}, "NewImage.Pic: B: invalid value 'not base64!'"),
+        ({"Odd": {"S": "x", "N": "1"}},
+         "NewImage.Odd: expected exactly one type tag, got 'S', 'N'"),
+        ({"Raw": "plain"}, "NewImage.Raw: expected a typed attribute value, got str"),
+        ({"Flag": {"BOOL": "yes"}}, "NewImage.Flag: BOOL: invalid value 'yes'"),
+        ({"Inf": {"N": "Infinity"}}, "NewImage.Inf: N: invalid value 'Infinity'"),
+    ],
+)
+def test_malformed_values_name_their_path(image, message):
+    with pytest.raises(DecodeError) as caught:
+        decode_image(image, "NewImage")
+    assert str(caught.value) == message
+
+
+def test_encode_matches_boto3_serializer():
+    item = {"s": "x", "n": 17, "d": Decimal("1.25"), "b": True, "z": None,
+            "m": {"k": [1, "a"]}, "ss": {"a", "b"}, "ns": {1, 2}}
+    expected = {k: TypeSerializer().serialize(v) for k, v in item.items()}
+    encoded = encode_image(item)
+    for name in ("ss", "ns"):
+        expected[name] = {t: sorted(v) for t, v in expected[name].items()}
+    assert encoded == expected
+
+
+def test_encode_binary_in_lambda_form_is_base64():
+    assert encode_value(b"\x00\x01") == {"B": "AAE="}
+    assert encode_value(b"\x00\x01", binary_as_base64=False) == {"B": b"\x00\x01"}
+
+
+values = st.recursive(
+    st.none() | st.booleans() | st.text() | st.binary()
+    | st.integers(min_value=-(10**38) + 1, max_value=10**38 - 1)
+    | st.decimals(allow_nan=False, allow_infinity=False, places=6,
+                  min_value=-(10**20), max_value=10**20),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.text(min_size=1, max_size=5), children, max_size=4),
+    max_leaves=12,
+)
+
+
+def _normal(value):
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        return int(value)
+    if isinstance(value, list):
+        return [_normal(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _normal(v) for k, v in value.items()}
+    return value
+
+
+@given(values)
+def test_decode_inverts_encode(value):
+    assert decode_value(encode_value(value)) == _normal(value)
