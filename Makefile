@@ -26,6 +26,10 @@ lint: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/python -m pytest -m "not mysql"
 
+## benchmarks against baselines in one process (see bench/README.md)
+bench: $(STAMP) mysql
+	$(BIN)/python -m bench
+
 ## make sure a MySQL-compatible server answers for the integration tests
 mysql:
 	bash tests/ensure-mysql.sh

@@ -103,7 +103,7 @@ class SqlSink:
 
         Raises ``DatabaseUnavailable`` or ``StatementFailed`` with nothing committed.
         """
-        self.run_in_transaction(lambda conn: self._apply(conn, plan, checkpoint))
+        self.run_in_transaction(lambda conn: self.write(conn, plan, checkpoint=checkpoint))
 
     def run_in_transaction(self, work: Callable[[sa.Connection], None]) -> None:
         """Run ``work`` in one transaction, again on a fresh connection after a transient
@@ -120,7 +120,11 @@ class SqlSink:
                     raise DatabaseUnavailable(_safe_text(error)) from error
                 time.sleep(self.backoff_seconds * 2 ** (attempt - 1) * (1 + random.random()))
 
-    def _apply(self, conn: sa.Connection, plan: BatchPlan, checkpoint: Checkpoint | None) -> None:
+    def write(
+        self, conn: sa.Connection, plan: BatchPlan, *, checkpoint: Checkpoint | None = None
+    ) -> None:
+        """Write ``plan`` inside the caller's transaction (``run_in_transaction``), so that
+        other bookkeeping (backfill progress) commits with it."""
         for changes in plan.tables.values():
             self._apply_table(conn, changes)
         if plan.dead_letters:
