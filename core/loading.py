@@ -1,31 +1,78 @@
-"""Build a registry from module names (``PROJECTIONS``): a package means all its modules."""
+"""Build a registry from module names (``PROJECTIONS``: a package means all its modules)
+and from installed packages that declare projectors in the ``ddbproj.projections``
+entry-point group, so a shared library of projectors can serve several services::
+
+    # the library's pyproject.toml
+    [project.entry-points."ddbproj.projections"]
+    catalog = "catalog_projectors"            # a module or package of projectors
+    # invoices = "billing.invoices:InvoiceProjector"   # or one projector class
+"""
 
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import inspect
 import pkgutil
 from collections.abc import Iterable, Iterator
 from types import ModuleType
 from typing import Any
 
+import attrs
+
 from core.projector import Projector
 from core.registry import DEFAULT_TYPE_ATTRIBUTE, ProjectorRegistry
 
-__all__ = ["load_registry", "projectors_in"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "ProjectorSource",
+    "discover_projectors",
+    "load_registry",
+    "projectors_in",
+]
+
+ENTRY_POINT_GROUP = "ddbproj.projections"
+
+
+@attrs.frozen
+class ProjectorSource:
+    """Where a projector came from: ``origin`` is ``"PROJECTIONS"`` or
+    ``"entry point <name> (<distribution> <version>)"``; ``module`` is its module."""
+
+    projector: type[Projector[Any]]
+    origin: str
+    module: str
 
 
 def load_registry(
-    module_names: Iterable[str], *, type_attribute: str = DEFAULT_TYPE_ATTRIBUTE
+    module_names: Iterable[str],
+    *,
+    type_attribute: str = DEFAULT_TYPE_ATTRIBUTE,
+    entry_points: bool = True,
 ) -> ProjectorRegistry:
-    """Import every named module (and every module of a named package) and register the
-    ``Projector`` subclasses defined there. Duplicate entity types fail here, at start-up."""
+    """Import every named module (and every module of a named package), and with
+    ``entry_points`` those of the ``ddbproj.projections`` group, and register the
+    ``Projector`` subclasses defined there. Conflicts fail here, at start-up."""
     registry = ProjectorRegistry(type_attribute=type_attribute)
+    for source in discover_projectors(module_names, entry_points=entry_points):
+        registry.register(source.projector)
+    return registry
+
+
+def discover_projectors(
+    module_names: Iterable[str], *, entry_points: bool = True
+) -> list[ProjectorSource]:
+    """The projector classes of the named modules, then of the entry points, each once."""
+    found: dict[type[Projector[Any]], ProjectorSource] = {}
     for name in module_names:
         for module in _modules(name.strip()):
             for projector in projectors_in(module):
-                registry.register(projector)
-    return registry
+                found.setdefault(projector, ProjectorSource(projector, "PROJECTIONS",
+                                                            module.__name__))
+    if entry_points:
+        for source in _entry_point_projectors():
+            found.setdefault(source.projector, source)
+    return list(found.values())
 
 
 def projectors_in(module: ModuleType) -> list[type[Projector[Any]]]:
@@ -39,6 +86,31 @@ def projectors_in(module: ModuleType) -> list[type[Projector[Any]]]:
         and value.__module__ == module.__name__
         and "entity_type" in _declared(value)
     ]
+
+
+def _entry_point_projectors() -> Iterator[ProjectorSource]:
+    points = sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP),
+                    key=lambda p: (p.name, p.value))
+    for point in points:
+        dist = point.dist
+        origin = f"entry point {point.name}" + (f" ({dist.name} {dist.version})" if dist else "")
+        try:
+            loaded = point.load()
+        except ImportError as error:
+            raise ImportError(
+                f"{origin} names {point.value!r}, which cannot be imported: {error}"
+            ) from error
+        if inspect.isclass(loaded) and issubclass(loaded, Projector):
+            yield ProjectorSource(loaded, origin, loaded.__module__)
+        elif isinstance(loaded, ModuleType):
+            for module in _modules(loaded.__name__):
+                for projector in projectors_in(module):
+                    yield ProjectorSource(projector, origin, module.__name__)
+        else:
+            raise TypeError(
+                f"{origin} names {point.value!r}, a {type(loaded).__name__}; it must name a "
+                "module or package of projectors, or a Projector subclass ('module:Class')"
+            )
 
 
 def _declared(cls: type) -> set[str]:

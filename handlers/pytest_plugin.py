@@ -1,5 +1,11 @@
 """The ddbproj pytest plugin (entry point ``pytest11``): a throwaway MySQL database per
-session and helpers to run stream events through projectors.
+session, emptied tables per test, and helpers to run stream events through projectors.
+
+A projector test needs nothing else::
+
+    def test_adult(projector_runner):
+        projector_runner.apply(insert(User(1, "yuuchan", 17, 170, 50)))
+        assert projector_runner.rows("users") == [{"id": 1, "name": "yuuchan", ...}]
 
 Server discovery (DESIGN.md "Tests and servers"): a testcontainers MySQL 8 container when
 a Docker daemon answers; else ``TEST_DATABASE_URL``; else the local server on
@@ -10,20 +16,35 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from decimal import Decimal
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from adapters.engine import make_engine, normalise_url
+from adapters.schema import DEAD_LETTERS, SEQ_COLUMN
 from adapters.sink import SqlSink
-from core.events import StreamEventBuilder
+from core import jsontext
+from core.columns import ColumnKind
+from core.events import Change, StreamEventBuilder, reset_builder, use_builder
 from core.loading import load_registry
 from core.registry import ProjectorRegistry
-from handlers.processor import BatchProcessor
+from handlers.processor import BatchProcessor, BatchResult
+
+__all__ = ["ProjectionRunner"]
 
 LOCAL_SERVER_URL = "mysql+pymysql://root@127.0.0.1:3306/"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "mysql: needs the MySQL-compatible test server")
+    config.addinivalue_line(
+        "markers",
+        "projections(*modules): the projector modules or packages a test runs "
+        "(default: $PROJECTIONS, else the 'projections' package, plus installed entry points)",
+    )
 
 
 def _docker_answers() -> bool:
@@ -87,16 +108,22 @@ def mysql_engine(mysql_url: str) -> Iterator[sa.Engine]:
 
 
 @pytest.fixture
-def projection_registry() -> ProjectorRegistry:
-    """The projectors named by ``PROJECTIONS`` (default: the ``projections`` package).
-    Override this fixture to test other projectors."""
+def projection_registry(request: pytest.FixtureRequest) -> ProjectorRegistry:
+    """The projectors under test: the modules named by the nearest
+    ``@pytest.mark.projections("pkg.module", ...)``; else, as the Lambda handler loads
+    them, ``PROJECTIONS`` (default: the ``projections`` package) and the installed
+    ``ddbproj.projections`` entry points. Override this fixture for anything else."""
+    marker = request.node.get_closest_marker("projections")
+    if marker is not None:
+        return load_registry(list(marker.args), entry_points=False)
     names = os.environ.get("PROJECTIONS", "projections").split(",")
     return load_registry([n for n in names if n.strip()])
 
 
 @pytest.fixture
 def projection_db(mysql_engine: sa.Engine, projection_registry: ProjectorRegistry) -> SqlSink:
-    """A SQL sink on the test database with the projectors' tables created and emptied."""
+    """A SQL sink on the test database with the projectors' tables created and emptied:
+    every test starts from empty tables, tombstones and dead letters."""
     sink = SqlSink(mysql_engine, projection_registry)
     sink.create_schema()
     with mysql_engine.begin() as conn:
@@ -105,36 +132,105 @@ def projection_db(mysql_engine: sa.Engine, projection_registry: ProjectorRegistr
     return sink
 
 
+@pytest.fixture(autouse=True)
+def _ddbproj_event_builder() -> Iterator[StreamEventBuilder]:
+    """One sequence counter per test, shared by ``stream_event``, ``stream_events`` and
+    ``projector_runner``, so the numbers are the same on every run and always increase."""
+    builder = StreamEventBuilder()
+    token = use_builder(builder)
+    yield builder
+    reset_builder(token)
+
+
 @pytest.fixture
-def projector_runner(projection_db: SqlSink) -> ProjectionRunner:
+def stream_events(
+    _ddbproj_event_builder: StreamEventBuilder, projection_registry: ProjectorRegistry
+) -> StreamEventBuilder:
+    """Builds Lambda DynamoDB stream records with increasing sequence numbers; attrs
+    objects are encoded through the projectors under test."""
+    _ddbproj_event_builder.registry = projection_registry
+    return _ddbproj_event_builder
+
+
+@pytest.fixture
+def projector_runner(projection_db: SqlSink, stream_events: StreamEventBuilder) -> ProjectionRunner:
     """Runs events through the projectors into the test database and reads rows back."""
-    return ProjectionRunner(projection_db)
-
-
-@pytest.fixture
-def stream_events() -> StreamEventBuilder:
-    """Builds Lambda DynamoDB stream records with increasing sequence numbers."""
-    return StreamEventBuilder()
+    return ProjectionRunner(projection_db, stream_events)
 
 
 class ProjectionRunner:
-    """What a projector test needs: apply an event, read a table as dicts."""
+    """What a projector test needs: apply changes as the Lambda handler would, read a table
+    as dicts of exact values."""
 
-    def __init__(self, sink: SqlSink) -> None:
+    def __init__(self, sink: SqlSink, events: StreamEventBuilder | None = None) -> None:
         self.sink = sink
+        self.events = events or StreamEventBuilder(registry=sink.registry)
         self.processor = BatchProcessor(sink.registry, sink)
 
-    def apply(self, event: Any) -> Any:
-        return self.processor.process_event(event)
+    def apply(self, *changes: Change | Mapping[str, Any], expect_ok: bool = True) -> BatchResult:
+        """Process one batch: a Lambda event (``stream_event(...)``), or changes
+        (``insert(obj)``, ...) and records that this call wraps into one event.
+
+        A batch that failed as a whole (the database refused it) fails the test unless
+        ``expect_ok=False``; dead letters do not (read them with ``dead_letters()``)."""
+        if len(changes) == 1 and isinstance(changes[0], Mapping) and "Records" in changes[0]:
+            event: Any = changes[0]
+        else:
+            event = self.events.stream_event(*changes)
+        result = self.processor.process_event(event)
+        if expect_ok and not result.ok:
+            raise AssertionError(f"the batch failed, nothing of it committed: {result.error}")
+        return result
 
     def rows(self, table: str, *, with_sequence: bool = False) -> list[dict[str, Any]]:
-        """Rows of ``table`` ordered by primary key, as dicts."""
+        """Rows of ``table`` ordered by primary key, as dicts of exact values: JSON columns
+        parsed (numbers as ``Decimal``/``int``), decimals as ``Decimal``, times as naive
+        UTC ``datetime``; ``ddbproj_seq`` as an ``int`` when ``with_sequence``."""
         sa_table = self.sink.table(table)
+        kinds = _column_kinds(self.sink.registry, table)
+        columns = [
+            sa.type_coerce(c, sa.Text()).label(c.name) if kinds.get(c.name) is ColumnKind.JSON
+            else c
+            for c in sa_table.columns
+            if with_sequence or c.name != SEQ_COLUMN
+        ]
         order = list(sa_table.primary_key.columns) or list(sa_table.columns)
         with self.sink.engine.connect() as conn:
-            rows = conn.execute(sa.select(sa_table).order_by(*order)).mappings().all()
-        result = [dict(row) for row in rows]
-        if not with_sequence:
-            for row in result:
-                row.pop("ddbproj_seq", None)
-        return result
+            result = conn.execute(sa.select(*columns).order_by(*order)).mappings().all()
+        return [
+            {name: _exact(value, kinds.get(name), name) for name, value in row.items()}
+            for row in result
+        ]
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        """Dead letters in the order they were stored: ``error``, ``entity_type``,
+        ``sequence_number``, ``raw_record``, ..."""
+        table = self.sink.table(DEAD_LETTERS)
+        with self.sink.engine.connect() as conn:
+            result = conn.execute(sa.select(table).order_by(table.c.id)).mappings().all()
+        letters = []
+        for row in result:
+            letter = dict(row)
+            if letter["sequence_number"] is not None:
+                letter["sequence_number"] = int(letter["sequence_number"])
+            letter["raw_record"] = jsontext.loads(letter["raw_record"])
+            letters.append(letter)
+        return letters
+
+
+def _column_kinds(registry: ProjectorRegistry, table: str) -> dict[str, ColumnKind]:
+    compiled = registry.tables().get(table)
+    return {c.name: c.kind for c in compiled.columns} if compiled else {}
+
+
+def _exact(value: Any, kind: ColumnKind | None, name: str) -> Any:
+    """Undo what a driver or SQLite makes of exact values."""
+    if value is None:
+        return None
+    if name == SEQ_COLUMN:
+        return int(value)
+    if kind is ColumnKind.JSON:
+        return jsontext.loads(value)
+    if kind is ColumnKind.DECIMAL and isinstance(value, str | int):
+        return Decimal(str(value))
+    return value
