@@ -1,0 +1,199 @@
+"""The authors' kit: stream events built from dicts or attrs objects, and the runner."""
+
+import datetime
+from decimal import Decimal
+
+import attrs
+import pytest
+from boto3.dynamodb.types import TypeSerializer
+from hypothesis import given
+from hypothesis import strategies as st
+
+from core import ProjectorRegistry, decode_image, parse_event
+from core.events import (
+    DEFAULT_SEQUENCE_START,
+    StreamEventBuilder,
+    current_builder,
+    insert,
+    item_of,
+    modify,
+    remove,
+    stream_event,
+)
+from core.projector import Projector, compile_projector
+from projections.orders import Address, Order, OrderLine, OrderProjector, OrderStatus
+from projections.users import User, UserProjector
+
+ORDER = Order(
+    order_id="A-1", customer_id=7, total=Decimal("99999999999.99"), status=OrderStatus.PAID,
+    placed_at=datetime.datetime(2024, 7, 20, 3, 30, 23, 1, tzinfo=datetime.UTC),
+    shipping_address=Address("1-1 Chiyoda", "東京", "100-0001"),
+    lines=[OrderLine("SKU-1", 3, Decimal("33333333333.33"))],
+)
+
+
+def test_plain_items_are_encoded_as_boto3_serialises_them():
+    item = {"PK": "USER#1", "SK": "PROFILE", "entity_type": "User", "Id": 1, "Ratio": Decimal(
+        "0.1234567890123456789012345678901234567"), "Name": "ユーザー ✨", "Ok": True,
+        "Nothing": None, "Tags": ["a", 1, {"x": Decimal("2.5")}], "Codes": {"b", "a"}}
+    record = StreamEventBuilder().insert(item)
+    expected = {name: TypeSerializer().serialize(value) for name, value in item.items()}
+    got = record["dynamodb"]["NewImage"]
+    assert sorted(got.pop("Codes")["SS"]) == sorted(expected.pop("Codes")["SS"])
+    assert got == expected
+    assert record["dynamodb"]["Keys"] == {"PK": {"S": "USER#1"}, "SK": {"S": "PROFILE"}}
+
+
+def test_sequence_numbers_increase_across_the_events_of_one_test(stream_events):
+    first = stream_event(insert({"PK": "a", "SK": "b"}))
+    second = stream_events.event([stream_events.insert({"PK": "a", "SK": "b"})])
+    numbers = [int(r["dynamodb"]["SequenceNumber"])
+               for r in first["Records"] + second["Records"]]
+    assert numbers == [DEFAULT_SEQUENCE_START, DEFAULT_SEQUENCE_START + 1]
+    assert current_builder() is stream_events
+
+
+def test_an_attrs_object_is_encoded_through_its_projector():
+    [record] = stream_event(insert(User(42, "yuuchan", 17, 170, 50)))["Records"]
+    assert record["eventName"] == "INSERT"
+    assert record["dynamodb"]["Keys"] == {"PK": {"S": "USER#42"}, "SK": {"S": "USER"}}
+    assert record["dynamodb"]["NewImage"] == {
+        "PK": {"S": "USER#42"}, "SK": {"S": "USER"}, "entity_type": {"S": "User"},
+        "Id": {"N": "42"}, "Name": {"S": "yuuchan"}, "Age": {"N": "17"},
+        "Height": {"N": "170"}, "Weight": {"N": "50"},
+    }
+
+
+def test_keys_and_other_attributes_are_given_by_keyword():
+    old, new = User(1, "a", 17, 170, 50), User(1, "a", 18, 170, 50)
+    [change] = stream_event(modify(old, new, SK="PROFILE", Extra="x"))["Records"]
+    assert change["dynamodb"]["Keys"] == {"PK": {"S": "USER#1"}, "SK": {"S": "PROFILE"}}
+    assert change["dynamodb"]["OldImage"]["Age"] == {"N": "17"}
+    assert change["dynamodb"]["NewImage"]["Age"] == {"N": "18"}
+    assert change["dynamodb"]["NewImage"]["Extra"] == {"S": "x"}
+
+
+def test_remove_carries_the_old_image_or_only_the_keys():
+    user = User(1, "a", 17, 170, 50)
+    whole, by_flag, by_keys, expired = stream_event(
+        remove(user), remove(user, keys_only=True), remove({"PK": "USER#1", "SK": "USER"}),
+        remove(user, ttl=True))["Records"]
+    assert whole["dynamodb"]["OldImage"]["Name"] == {"S": "a"}
+    assert "NewImage" not in whole["dynamodb"]
+    for record in (by_flag, by_keys):
+        assert "OldImage" not in record["dynamodb"]
+        assert record["dynamodb"]["Keys"] == {"PK": {"S": "USER#1"}, "SK": {"S": "USER"}}
+    assert expired["userIdentity"]["principalId"] == "dynamodb.amazonaws.com"
+
+
+def test_the_registry_names_the_entity_type_attribute():
+    registry = ProjectorRegistry(type_attribute="_type")
+    registry.register(UserProjector)
+    builder = StreamEventBuilder(registry=registry)
+    image = builder.insert(User(1, "a", 17, 170, 50))["dynamodb"]["NewImage"]
+    assert image["_type"] == {"S": "User"}
+    assert "entity_type" not in image
+
+
+def test_a_model_shared_by_two_projectors_needs_the_projector_named():
+    @attrs.frozen
+    class Note:
+        id: int
+
+    class First(Projector[Note]):
+        entity_type = "First"
+        model = Note
+        table = "notes"
+        key = ("id",)
+
+    class Second(First):
+        entity_type = "Second"
+
+    with pytest.raises(LookupError, match=r"several projectors \(.*First, .*Second\); say "
+                       r"which: insert\(obj, projector=TheProjector\)"):
+        stream_event(insert(Note(1)))
+    [record] = stream_event(insert(Note(1), projector=Second))["Records"]
+    assert record["dynamodb"]["NewImage"]["entity_type"] == {"S": "Second"}
+
+
+def test_an_object_without_a_projector_is_refused_with_advice():
+    @attrs.frozen
+    class Stray:
+        id: int
+
+    with pytest.raises(LookupError, match=r"no projector has the model .*Stray: register one"):
+        stream_event(insert(Stray(1)))
+
+
+def test_nested_models_enums_times_and_empty_sets_round_trip():
+    item = item_of(ORDER, OrderProjector)
+    assert item["PK"] == "ORDER#A-1"
+    assert "Tags" not in item  # DynamoDB has no empty sets: the default fills it back
+    [record] = parse_event(stream_event(insert(ORDER))).records
+    assert compile_projector(OrderProjector).structure(record.new_image()) == ORDER
+
+
+@given(
+    id=st.integers(-(2**63), 2**63 - 1),
+    name=st.text(),
+    numbers=st.tuples(*[st.integers(0, 10**6)] * 3),
+)
+def test_structure_of_the_encoded_item_is_the_object(id, name, numbers):
+    user = User(id, name, *numbers)
+    image = decode_image(StreamEventBuilder().insert(user)["dynamodb"]["NewImage"])
+    assert compile_projector(UserProjector).structure(image) == user
+
+
+@pytest.mark.mysql
+def test_rows_hold_exact_values_json_decimals_included(projector_runner):
+    result = projector_runner.apply(insert(ORDER), insert({"PK": "META", "SK": "x"}))
+
+    assert (result.applied, result.skipped) == (1, {"no_entity_type": 1})
+    [row] = projector_runner.rows("orders", with_sequence=True)
+    assert row == {
+        "order_id": "A-1", "customer_id": 7, "total": Decimal("99999999999.99"),
+        "status": "PAID", "placed_at": datetime.datetime(2024, 7, 20, 3, 30, 23, 1),
+        "shipping_address": {"city": "東京", "street": "1-1 Chiyoda", "zip": "100-0001"},
+        "lines": [{"quantity": 3, "sku": "SKU-1", "unit_price": Decimal("33333333333.33")}],
+        "note": None, "tags": [], "ddbproj_seq": DEFAULT_SEQUENCE_START,
+    }
+    assert isinstance(row["lines"][0]["unit_price"], Decimal)
+
+
+@pytest.mark.mysql
+def test_each_test_starts_from_empty_tables(projector_runner):
+    assert projector_runner.rows("orders") == []
+    assert projector_runner.dead_letters() == []
+    projector_runner.apply(insert(ORDER))
+    assert len(projector_runner.rows("orders")) == 1
+
+
+@pytest.mark.mysql
+def test_each_test_starts_from_empty_tables_again(projector_runner):
+    test_each_test_starts_from_empty_tables(projector_runner)
+
+
+@pytest.mark.mysql
+def test_dead_letters_are_read_back_with_the_readable_error(projector_runner):
+    bad = {"PK": "USER#42", "SK": "PROFILE", "entity_type": "User", "Id": 42,
+           "Name": "x", "Age": "seventeen", "Height": 1, "Weight": 1}
+    event = stream_event(insert(bad))
+    projector_runner.apply(event)
+    [letter] = projector_runner.dead_letters()
+    assert letter["error"] == (
+        f"User (PK=USER#42, SK=PROFILE, seq {DEFAULT_SEQUENCE_START}): "
+        "attribute 'Age': expected a number, got S \"seventeen\""
+    )
+    assert letter["sequence_number"] == DEFAULT_SEQUENCE_START
+    assert letter["raw_record"] == event["Records"][0]
+
+
+@pytest.mark.mysql
+@pytest.mark.projections("projections.users")
+def test_the_projections_marker_chooses_the_projectors(projection_registry, projector_runner):
+    assert [p.entity_type for p in projection_registry] == ["User"]
+    result = projector_runner.apply(insert(User(1, "a", 17, 170, 50)),
+                                    insert({"PK": "ORDER#1", "SK": "ORDER",
+                                            "entity_type": "Order"}))
+    assert result.skipped == {"unclaimed_type": 1}
+    assert [row["id"] for row in projector_runner.rows("users")] == [1]
