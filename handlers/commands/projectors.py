@@ -1,0 +1,62 @@
+"""``ddbproj projectors``: what is registered, from where, with its table and key."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from core.loading import discover_projectors
+from core.registry import ProjectorRegistry
+from handlers.commands.common import CommandError
+from handlers.settings import Settings, SettingsError
+
+HEADERS = ("entity type", "projector", "table", "key", "from")
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser(
+        "projectors", help="list the registered projectors, where they come from, table and key",
+        description="Load the projectors as the Lambda handler does ($PROJECTIONS and the "
+        "installed 'ddbproj.projections' entry points) and list them.",
+    )
+    parser.add_argument(
+        "--projections", default=None,
+        help="comma-separated modules or packages of projectors (default: $PROJECTIONS, "
+        "else 'projections')",
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        settings = Settings.from_environ()
+    except SettingsError as error:
+        raise CommandError(str(error)) from error
+    names = settings.projections
+    if args.projections:
+        names = tuple(n.strip() for n in args.projections.split(",") if n.strip())
+    try:
+        sources = discover_projectors(names)
+        registry = ProjectorRegistry(type_attribute=settings.entity_type_attribute)
+        for source in sources:
+            registry.register(source.projector)
+    except ImportError as error:
+        raise CommandError(f"cannot import projections: {error}") from error
+    except TypeError as error:  # RegistryError, UnmappableField: the message says the fix
+        raise CommandError(str(error)) from error
+    origins = {s.projector: f"{s.origin}: {s.module}" for s in sources}
+    rows = [
+        (c.entity_type, f"{c.projector.__module__}.{c.projector.__qualname__}", c.table,
+         ", ".join(c.columns[i].name for i in c.key_indexes), origins[c.projector])
+        for c in sorted(registry, key=lambda c: c.entity_type)
+    ]
+    if not rows:
+        print(f"no projectors in {', '.join(names) or '(nothing)'} "
+              "or the 'ddbproj.projections' entry points")
+        return 0
+    print(f"items are routed by their {registry.type_attribute!r} attribute\n")
+    widths = [max(len(r[i]) for r in [HEADERS, *rows]) for i in range(len(HEADERS))]
+    for row in [HEADERS, *rows]:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+              .rstrip())
+    return 0
