@@ -14,6 +14,7 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.types import UserDefinedType
 
 from core.columns import Column, ColumnKind
+from core.projector import SOFT_DELETE_COLUMN
 from core.registry import ProjectorRegistry
 
 __all__ = [
@@ -31,6 +32,7 @@ SEQ_COLUMN = "ddbproj_seq"
 SEQ_WIDTH = 40
 DEAD_LETTERS = "ddbproj_dead_letters"
 CHECKPOINTS = "ddbproj_checkpoints"
+BACKFILL_PROGRESS = "ddbproj_backfill_progress"
 
 
 class _LiteralType(UserDefinedType[Any]):
@@ -81,6 +83,11 @@ def sql_type(col: Column) -> sa.types.TypeEngine[Any]:
     return sa.JSON()
 
 
+def _deleted_at_column(name: str) -> sa.Column[Any]:
+    return sa.Column(name, sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb"),
+                     nullable=True)
+
+
 def tombstone_table_name(table: str) -> str:
     return f"ddbproj_tomb_{table}"[:64]
 
@@ -107,16 +114,20 @@ def build_metadata(registry: ProjectorRegistry, *, collation: str | None = None)
                       autoincrement=False)
             for c in compiled.columns
         ]
-        sa.Table(name, metadata, *columns,
+        # soft delete: when the item was removed (NULL while it exists), on rows and tombstones
+        marks = [SOFT_DELETE_COLUMN] if compiled.soft_delete else []
+        sa.Table(name, metadata, *columns, *(_deleted_at_column(m) for m in marks),
                  sa.Column(SEQ_COLUMN, sequence_type(), nullable=False), **options)
         key_columns = [
             sa.Column(c.name, sql_type(c), primary_key=True, autoincrement=False)
             for c in compiled.columns if c.primary_key
         ]
         sa.Table(tombstone_table_name(name), metadata, *key_columns,
+                 *(_deleted_at_column(m) for m in marks),
                  sa.Column(SEQ_COLUMN, sequence_type(), nullable=False), **options)
     dead_letters_table(metadata, options)
     checkpoints_table(metadata, options)
+    backfill_progress_table(metadata, options)
     return metadata
 
 
@@ -139,6 +150,25 @@ def dead_letters_table(metadata: sa.MetaData, options: dict[str, Any] | None = N
         sa.Column("last_seen", sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql",
                                                           "mariadb"), nullable=False),
         sa.Column("attempts", sa.Integer, nullable=False),
+        **(options or {}),
+    )
+
+
+def backfill_progress_table(
+    metadata: sa.MetaData, options: dict[str, Any] | None = None
+) -> sa.Table:
+    """Where a backfill is: per DynamoDB table and scan segment, the last key applied,
+    committed with the rows of its page so that a restart resumes, never repeats."""
+    return sa.Table(
+        BACKFILL_PROGRESS, metadata,
+        sa.Column("table_name", sa.String(255), primary_key=True),
+        sa.Column("segment", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("total_segments", sa.Integer, nullable=False),
+        sa.Column("last_key", sa.Text),
+        sa.Column("items", sa.BigInteger, nullable=False, default=0),
+        sa.Column("done", sa.Boolean, nullable=False, default=False),
+        sa.Column("updated_at", sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql",
+                                                           "mariadb"), nullable=False),
         **(options or {}),
     )
 

@@ -1,0 +1,283 @@
+"""``ddbproj run --table T``: a stream consumer that does what the Lambda event source
+mapping does, for local development and for teams that run it as a container.
+
+Every page of ``get_records`` goes through the same pipeline as the Lambda handler, and
+the shard's checkpoint is committed in the same transaction as the page's rows: a crash
+at any moment neither skips nor repeats a record.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import attrs
+
+from adapters.sink import Checkpoint
+from adapters.stream_reader import (
+    DataTrimmed,
+    IteratorExpired,
+    Page,
+    Shard,
+    StartPosition,
+    StreamNotEnabled,
+    StreamReader,
+    latest_stream_arn,
+    ready_shards,
+)
+from handlers.commands.common import (
+    CommandError,
+    add_aws_options,
+    add_database_options,
+    open_processor,
+)
+from handlers.processor import BatchProcessor, BatchResult
+
+__all__ = ["ConsumerFailed", "ConsumerStats", "StreamConsumer", "aws_client", "stop_on_sigint"]
+
+logger = logging.getLogger("ddbproj")
+
+#: Pages read from one shard before the others get their turn.
+PAGES_PER_TURN = 100
+
+
+class ConsumerFailed(Exception):
+    """A page could not be committed after retries; its checkpoint was not moved."""
+
+
+@attrs.define
+class ConsumerStats:
+    pages: int = 0
+    records: int = 0
+    applied: int = 0
+    skipped: int = 0
+    dead_lettered: int = 0
+    shards_finished: int = 0
+    shard_order: list[str] = attrs.Factory(list)
+
+    def add(self, result: BatchResult) -> None:
+        self.pages += 1
+        self.records += result.records
+        self.applied += result.applied
+        self.skipped += sum(result.skipped.values())
+        self.dead_lettered += result.dead_lettered
+
+
+class StreamConsumer:
+    """Follows every shard of one stream, parents before children, into the SQL sink."""
+
+    def __init__(
+        self,
+        processor: BatchProcessor,
+        reader: StreamReader,
+        *,
+        start: StartPosition = StartPosition.TRIM_HORIZON,
+        retries: int = 3,
+        backoff_seconds: float = 0.5,
+        max_backoff_seconds: float = 10.0,
+        sleep: Callable[[float], Any] = time.sleep,
+        on_page: Callable[[Shard, BatchResult], None] | None = None,
+    ) -> None:
+        self.processor = processor
+        self.reader = reader
+        self.start = start
+        self.retries = retries
+        self.backoff_seconds = backoff_seconds
+        self.max_backoff_seconds = max_backoff_seconds
+        self.sleep = sleep
+        self.on_page = on_page
+
+    @property
+    def stream_arn(self) -> str:
+        return self.reader.stream_arn
+
+    def run(
+        self,
+        *,
+        until_idle: bool = False,
+        max_pages: int | None = None,
+        stop: threading.Event | None = None,
+    ) -> ConsumerStats:
+        """Read until every shard is at its end (``until_idle``), ``max_pages`` pages were
+        applied, or ``stop`` is set — always between pages, never inside one."""
+        stop = stop or threading.Event()
+        stats = ConsumerStats()
+        checkpoints = self.processor.sink.checkpoints(self.stream_arn)
+        positions = {shard_id: cp.sequence_number for shard_id, cp in checkpoints.items()}
+        finished = {shard_id for shard_id, cp in checkpoints.items() if cp.finished}
+        # LATEST applies only to a consumer's very first look at the stream: shards born
+        # later (children) must be read from their start, or their first records are lost
+        first_start = self.start if not checkpoints else StartPosition.TRIM_HORIZON
+        iterators: dict[str, str] = {}
+        backoff = self.backoff_seconds
+        first_round = True
+        while not stop.is_set():
+            shards = self.reader.shards()
+            progressed = False
+            for shard in ready_shards(shards, finished):
+                start = first_start if first_round else StartPosition.TRIM_HORIZON
+                for _ in range(PAGES_PER_TURN):
+                    if stop.is_set() or (max_pages is not None and stats.pages >= max_pages):
+                        return stats
+                    page = self._next_page(shard, iterators, positions, start)
+                    if page is None:
+                        break
+                    if page.records or page.shard_finished:
+                        self._apply(shard, page, positions, stats)
+                        progressed = True
+                    if page.shard_finished:
+                        finished.add(shard.shard_id)
+                        iterators.pop(shard.shard_id, None)
+                        stats.shards_finished += 1
+                        break
+                    iterators[shard.shard_id] = str(page.next_iterator)
+                    if not page.records:
+                        break
+            first_round = False
+            if progressed:
+                backoff = self.backoff_seconds
+                continue
+            if until_idle:
+                return stats
+            self.sleep(backoff)
+            backoff = min(backoff * 2, self.max_backoff_seconds)
+        return stats
+
+    def _next_page(
+        self,
+        shard: Shard,
+        iterators: dict[str, str],
+        positions: dict[str, str | None],
+        start: StartPosition,
+    ) -> Page | None:
+        iterator = iterators.get(shard.shard_id)
+        after = positions.get(shard.shard_id)
+        if iterator is None:
+            try:
+                iterator = self.reader.iterator(shard, after=after, start=start)
+            except DataTrimmed as error:
+                logger.error("%s; reading the shard from its trim horizon: run 'ddbproj "
+                             "backfill' to recover the items changed in between", error)
+                iterator = self.reader.iterator(shard, start=StartPosition.TRIM_HORIZON)
+        try:
+            return self.reader.read(iterator)
+        except IteratorExpired:
+            iterators.pop(shard.shard_id, None)
+            return None
+
+    def _apply(
+        self, shard: Shard, page: Page, positions: dict[str, str | None], stats: ConsumerStats
+    ) -> None:
+        sequence = page.last_sequence_id or positions.get(shard.shard_id)
+        checkpoint = Checkpoint(self.stream_arn, shard.shard_id, sequence,
+                                finished=page.shard_finished)
+        event = {"Records": page.records}
+        for attempt in range(self.retries + 1):
+            result = self.processor.process_event(event, checkpoint=checkpoint)
+            if result.ok:
+                break
+            if attempt == self.retries:
+                raise ConsumerFailed(
+                    f"shard {shard.shard_id}: a page of {len(page.records)} records could not "
+                    f"be committed ({result.error}); the checkpoint stays at "
+                    f"{positions.get(shard.shard_id) or 'the start of the shard'}"
+                )
+            self.sleep(self.backoff_seconds * 2 ** attempt)
+        positions[shard.shard_id] = sequence
+        if not stats.shard_order or stats.shard_order[-1] != shard.shard_id:
+            stats.shard_order.append(shard.shard_id)
+        stats.add(result)
+        if self.on_page is not None:
+            self.on_page(shard, result)
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser(
+        "run", help="consume a table's stream into SQL (what the Lambda mapping does)",
+        description="Follow every shard of the table's stream (parents before children), "
+        "apply each page of records and commit the shard's checkpoint with its rows. "
+        "Ctrl-C stops after the current page.",
+    )
+    parser.add_argument("--table", required=True, help="DynamoDB table name")
+    parser.add_argument("--from", dest="start", choices=["trim_horizon", "latest"],
+                        default="trim_horizon",
+                        help="where to start on a stream never read before (default: "
+                        "trim_horizon, the oldest record kept)")
+    parser.add_argument("--until-idle", action="store_true",
+                        help="exit once every shard is read to its current end")
+    parser.add_argument("--page-size", type=int, default=1000,
+                        help="records per get_records call (default 1000, the maximum)")
+    add_aws_options(parser)
+    add_database_options(parser)
+    parser.set_defaults(run=run)
+
+
+def aws_client(args: argparse.Namespace, service: str) -> Any:
+    """A boto3 client honouring ``--endpoint-url`` and ``--region``."""
+    import boto3
+
+    factory: Any = boto3.client
+    return factory(service, endpoint_url=args.endpoint_url, region_name=args.region)
+
+
+@contextlib.contextmanager
+def stop_on_sigint(stop: threading.Event, what: str) -> Iterator[None]:
+    """First Ctrl-C: finish the current page, then stop. Second Ctrl-C: stop at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handle(_signum: int, _frame: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        print(f"stopping {what} after the current page (Ctrl-C again to abort)",
+              file=sys.stderr)
+        stop.set()
+
+    previous = signal.signal(signal.SIGINT, handle)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def run(args: argparse.Namespace) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    processor = open_processor(args)
+    try:
+        arn = latest_stream_arn(aws_client(args, "dynamodb"), args.table)
+    except StreamNotEnabled as error:
+        raise CommandError(str(error)) from error
+    except (BotoCoreError, ClientError) as error:
+        raise CommandError(f"cannot describe table {args.table!r}: {error}") from error
+    reader = StreamReader(aws_client(args, "dynamodbstreams"), arn, page_limit=args.page_size)
+
+    def report(shard: Shard, result: BatchResult) -> None:
+        print(f"{shard.shard_id}: {result.records} records, {result.applied} applied, "
+              f"{sum(result.skipped.values())} skipped, {result.dead_lettered} dead letters, "
+              f"up to {result.last_sequence_id}", file=sys.stderr)
+
+    consumer = StreamConsumer(processor, reader, start=StartPosition(args.start), on_page=report)
+    stop = threading.Event()
+    started = time.perf_counter()
+    try:
+        with stop_on_sigint(stop, "the consumer"):
+            stats = consumer.run(until_idle=args.until_idle, stop=stop)
+    except ConsumerFailed as error:
+        print(f"ddbproj run: {error}", file=sys.stderr)
+        return 1
+    except (BotoCoreError, ClientError) as error:
+        raise CommandError(f"reading the stream of {args.table!r} failed: {error}") from error
+    print(f"run {args.table}: {stats.records} records in {stats.pages} pages, "
+          f"{stats.applied} applied, {stats.skipped} skipped, {stats.dead_lettered} dead "
+          f"letters, {stats.shards_finished} shards finished, "
+          f"{time.perf_counter() - started:.1f}s")
+    return 0
