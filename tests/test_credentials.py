@@ -28,8 +28,8 @@ from adapters.credentials import (
 from handlers.settings import Settings, SettingsError
 
 REGION = "ap-northeast-1"
-PASSWORD = "pw-S3cr3t!'\"x"  # noqa: S105 - a test password, checked never to leak
-ROTATED = "pw-R0tated#2"  # noqa: S105
+PASSWORD = "pw-S3cr3t!'\"x"  # a test password, checked never to leak
+ROTATED = "pw-R0tated#2"
 
 
 class FakeClock:
