@@ -40,6 +40,9 @@ class EventKind(enum.Enum):
     REMOVE = "REMOVE"
 
 
+_KINDS = {kind.value: kind for kind in EventKind}
+
+
 @attrs.frozen(slots=True)
 class ChangeRecord:
     """One change of one item. ``sequence_number`` orders changes of the same item."""
@@ -109,14 +112,63 @@ def parse_event(event: Any) -> ParsedBatch:
 
 
 def parse_records(raw_records: Iterable[Any]) -> ParsedBatch:
+    """Parse many records in one pass: a well-formed record (plain dicts, as the Lambda
+    runtime gives them) takes a fast path; anything else goes through ``parse_record``,
+    which checks every field and explains what is wrong."""
     records: list[ChangeRecord] = []
     malformed: list[MalformedRecord] = []
+    append = records.append
+    kinds = _KINDS
+    record_class = ChangeRecord
+    # records of one batch mostly share their creation second: convert each value once
+    last_time: Any = None
+    last_created: datetime.datetime | None = None
     for index, raw in enumerate(raw_records):
         try:
-            records.append(parse_record(raw))
+            if raw.__class__ is dict:
+                change = raw.get("dynamodb")
+                event_name = raw.get("eventName")
+                kind = kinds.get(event_name) if event_name.__class__ is str else None
+                if change.__class__ is dict and kind is not None:
+                    sequence_id = change.get("SequenceNumber")
+                    raw_keys = change.get("Keys")
+                    new_image = change.get("NewImage")
+                    old_image = change.get("OldImage")
+                    if (
+                        sequence_id.__class__ is str
+                        and sequence_id.isdigit()
+                        and raw_keys.__class__ is dict
+                        and raw_keys
+                        and (new_image is None or new_image.__class__ is dict)
+                        and (old_image is None or old_image.__class__ is dict)
+                    ):
+                        created = change.get("ApproximateCreationDateTime")
+                        if created.__class__ is not int or created != last_time:
+                            last_created = _creation_time(created)
+                            last_time = created if created.__class__ is int else None
+                        append(record_class(
+                            kind, _decode_keys(raw_keys), int(sequence_id), sequence_id,
+                            new_image, old_image, last_created, raw.get("eventID"),
+                            raw.get("eventSourceARN"), raw.get("userIdentity"), raw,
+                        ))
+                        continue
+            append(parse_record(raw))
         except (DecodeError, KeyError, TypeError, ValueError, AttributeError) as error:
             malformed.append(MalformedRecord(index, raw, _reason(error), _sequence_id_of(raw)))
     return ParsedBatch(records, malformed)
+
+
+def _decode_keys(raw_keys: dict[str, Any]) -> dict[str, Any]:
+    """Key attributes are strings or numbers (or binaries): the common ones inline."""
+    keys = {}
+    for name, value in raw_keys.items():
+        if value.__class__ is dict and len(value) == 1:
+            text = value.get("S")
+            if text.__class__ is str:
+                keys[name] = text
+                continue
+        return decode_image(raw_keys, "Keys")
+    return keys
 
 
 def parse_record(raw: Mapping[str, Any]) -> ChangeRecord:
