@@ -100,7 +100,13 @@ class BatchProcessor:
             plan = plan_batch(batch, self.registry)
             result = self._apply(batch, plan, checkpoint, started)
         level = logging.INFO if result.ok else logging.ERROR
-        logger.log(level, json.dumps(result.log_fields(), default=str))
+        fields = result.log_fields()
+        message = fields.pop("message")
+        summary = " ".join(f"{name}={json.dumps(value, default=str)}"
+                           for name, value in fields.items())
+        # plain handlers (the CLI) print the summary; Powertools' JSON formatter (the Lambda)
+        # also gets every field as a key of the log line
+        logger.log(level, "%s %s", message, summary, extra=fields)
         return result
 
     def _apply(

@@ -6,23 +6,39 @@ below counts as full success and failed records are lost.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
+from handlers.observability import batch_keys, logger, metrics, record_batch
 from handlers.processor import BatchProcessor, PartialBatchResponse
 from handlers.runtime import build_processor
 from handlers.settings import Settings
 
 __all__ = ["handler"]
 
-logging.getLogger("ddbproj").setLevel(logging.INFO)
-
 _processor: BatchProcessor | None = None
+
+
+class _LocalContext:
+    """Stands in for the Lambda context when the handler is called outside Lambda."""
+
+    function_name = "local"
+    memory_limit_in_mb = 0
+    invoked_function_arn = ""
+    aws_request_id = "local"
 
 
 def handler(event: dict[str, Any], context: Any) -> PartialBatchResponse:
     """Project one batch; the response names the records Lambda must deliver again."""
-    return _get_processor().process_event(event).response
+    return _handle(event, context if context is not None else _LocalContext())
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(clear_state=True)
+def _handle(event: dict[str, Any], context: Any) -> PartialBatchResponse:
+    logger.append_keys(**batch_keys(event))
+    result = _get_processor().process_event(event)
+    record_batch(result)
+    return result.response
 
 
 def _get_processor() -> BatchProcessor:
