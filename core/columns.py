@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections.abc
 import datetime
+import difflib
 import enum
 import types
 import typing
@@ -92,6 +93,9 @@ class Column:
         return self.sql_type or f"{self.kind.value}{size}"
 
 
+#: The column in which each projected row keeps the sequence number that wrote it.
+RESERVED_COLUMN = "ddbproj_seq"
+
 #: Defaults chosen so DynamoDB values fit: a key string must be indexable, others may be long.
 KEY_STRING_LENGTH = 255
 DEFAULT_DECIMAL = (38, 10)
@@ -102,16 +106,40 @@ def columns_of(model: type, key: tuple[str, ...]) -> tuple[Column, ...]:
     """The columns of ``model`` (an attrs class), in field order, key fields marked."""
     if not attrs.has(model):
         raise UnmappableField(f"{model!r} is not an attrs class: decorate it with @attrs.frozen")
-    hints = typing.get_type_hints(model)
+    try:
+        hints = typing.get_type_hints(model)
+    except NameError as error:
+        raise UnmappableField(
+            f"{model.__name__}: an annotation names something not defined at run time "
+            f"({error}); import it at module level, not under 'if TYPE_CHECKING:'"
+        ) from None
     fields = attrs.fields(model)
     names = {f.name for f in fields}
     for name in key:
         if name not in names:
+            close = difflib.get_close_matches(name, names, n=1)
+            hint = f"did you mean key = ({close[0]!r},)? " if close else ""
             raise UnmappableField(
                 f"{model.__name__}: key field {name!r} is not a field of the model; "
-                f"key must name fields among {sorted(names)}"
+                f"{hint}key must name fields among {sorted(names)}"
             )
-    return tuple(_column(model, f, hints.get(f.name, f.type), f.name in key) for f in fields)
+    columns = tuple(_column(model, f, hints.get(f.name, f.type), f.name in key) for f in fields)
+    seen: dict[str, str] = {}
+    for col in columns:
+        if col.name.lower() == RESERVED_COLUMN:
+            raise UnmappableField(
+                f"{model.__name__}.{col.field}: the column name {col.name!r} is ddbproj's own "
+                "(the sequence number of each row); rename the field or give "
+                "attrs.field(metadata=column(name=...))"
+            )
+        other = seen.get(col.name.lower())
+        if other is not None:
+            raise UnmappableField(
+                f"{model.__name__}: fields {other!r} and {col.field!r} both map to the column "
+                f"{col.name!r}; give one attrs.field(metadata=column(name=...)) another name"
+            )
+        seen[col.name.lower()] = col.field
+    return columns
 
 
 def _column(model: type, field: attrs.Attribute[Any], hint: Any, is_key: bool) -> Column:
@@ -186,11 +214,33 @@ def _kind_of(
                     collections.abc.Sequence, collections.abc.Set)
     if origin in json_origins or attrs.has(hint) or hint is typing.Any:
         return ColumnKind.JSON, jsontext.dumps, None
-    raise UnmappableField(
-        f"{model.__name__}.{name}: no column type for annotation {hint!r}; annotate it as one "
-        "of int, Decimal, float, str, bool, bytes, datetime, date, an Enum, a list/dict/set or "
-        "an attrs class (stored as JSON), or give attrs.field(metadata=column(kind=...))"
-    )
+    raise UnmappableField(f"{model.__name__}.{name}: no column type for annotation "
+                          f"{_annotation_text(hint)}; {_advice(name, hint)}")
+
+
+_SUPPORTED = ("annotate it as one of int, Decimal, float, str, bool, bytes, datetime, date, "
+              "an Enum, or a list/dict/set/tuple or attrs class (stored as JSON), each "
+              "optionally '| None'")
+
+
+def _annotation_text(hint: Any) -> str:
+    return hint.__name__ if isinstance(hint, type) else repr(hint).replace("typing.", "")
+
+
+def _advice(name: str, hint: Any) -> str:
+    """What to write instead, for the annotations people reach for first."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        choices = [_annotation_text(a) for a in typing.get_args(hint) if a is not type(None)]
+        return (f"a column holds one type: choose one of {', '.join(choices)} (with '| None' "
+                "when the attribute may be absent), or store it as JSON with typing.Any")
+    if hint is datetime.time:
+        return f"DynamoDB has no time type: annotate it '{name}: str' (ISO text) instead"
+    if isinstance(hint, type) and hint.__module__ == "uuid":
+        return f"DynamoDB stores it as text: annotate it '{name}: str' instead"
+    if hint is complex or hint is object:
+        return f"DynamoDB has no such type: {_SUPPORTED}"
+    return _SUPPORTED
 
 
 def _enum_kind(hint: type[enum.Enum]) -> tuple[ColumnKind, Callable[[Any], Any], int | None]:
@@ -199,7 +249,10 @@ def _enum_kind(hint: type[enum.Enum]) -> tuple[ColumnKind, Callable[[Any], Any],
         return ColumnKind.INTEGER, _enum_value, None
     if all(isinstance(v, str) for v in values):
         return ColumnKind.STRING, _enum_value, max(64, *(len(v) for v in values))
-    raise UnmappableField(f"{hint.__name__}: an Enum column needs all-str or all-int values")
+    raise UnmappableField(
+        f"{hint.__name__}: an Enum column needs all-str or all-int values (DynamoDB stores "
+        "them as S or N); make the values of every member one of the two"
+    )
 
 
 def _enum_value(member: enum.Enum) -> Any:

@@ -21,6 +21,10 @@ __all__ = ["DEFAULT_TYPE_ATTRIBUTE", "ProjectorRegistry", "RegistryError", "Skip
 
 DEFAULT_TYPE_ATTRIBUTE = "entity_type"
 
+#: MySQL names end at 64 characters, and each table has a tombstone table named
+#: ``ddbproj_tomb_<table>``: the table name must leave room for that prefix.
+MAX_TABLE_NAME = 64 - len("ddbproj_tomb_")
+
 P = TypeVar("P", bound=type[Projector[Any]])
 
 
@@ -52,7 +56,11 @@ class ProjectorRegistry:
         self._prefix_routes: list[CompiledProjector] = []
 
     def register(self, projector: P) -> P:
-        """Add ``projector``; returns it unchanged, so it works as a class decorator."""
+        """Add ``projector``; returns it unchanged, so it works as a class decorator.
+
+        Everything that would otherwise fail later — in DDL, on the first record, or by
+        silently mixing two entities — fails here, with the fix in the message."""
+        _check_names(projector)
         compiled = compile_projector(projector, fast=self._fast, detailed=self._detailed)
         existing = self._by_type.get(compiled.entity_type)
         if existing is not None:
@@ -60,13 +68,16 @@ class ProjectorRegistry:
                 return projector
             raise RegistryError(
                 f"entity type {compiled.entity_type!r} is claimed by both {existing.name} and "
-                f"{compiled.name}; give one of them another entity_type or remove one"
+                f"{compiled.name}; give one of them another entity_type, or register only "
+                "one (check PROJECTIONS and the installed 'ddbproj.projections' entry points)"
             )
         same_table = self._by_table.get(compiled.table)
         if same_table is not None and same_table.columns != compiled.columns:
             raise RegistryError(
                 f"table {compiled.table!r} is written by {same_table.name} and {compiled.name} "
-                "with different columns; give each its own table or share one model"
+                f"with different columns ({_column_differences(same_table, compiled)}); give "
+                f"{compiled.projector.__qualname__} its own table (table = "
+                f"{compiled.table + '_' + compiled.entity_type.lower()!r}) or the same model"
             )
         self._by_type[compiled.entity_type] = compiled
         self._by_table.setdefault(compiled.table, compiled)
@@ -110,3 +121,55 @@ class ProjectorRegistry:
             ):
                 return compiled
         return SkipReason.UNROUTABLE_REMOVE
+
+
+def _check_names(projector: type[Projector[Any]]) -> None:
+    name = projector.__qualname__
+    entity_type = getattr(projector, "entity_type", None)
+    if entity_type is not None and (not isinstance(entity_type, str) or not entity_type):
+        raise RegistryError(
+            f"{name}.entity_type must be the non-empty string the items carry in their "
+            f"entity-type attribute, e.g. entity_type = \"User\"; got {entity_type!r}"
+        )
+    table = getattr(projector, "table", None)
+    if table is not None and (not isinstance(table, str) or not table):
+        raise RegistryError(f"{name}.table must be a table name, e.g. table = \"users\"; "
+                            f"got {table!r}")
+    if isinstance(table, str) and len(table) > MAX_TABLE_NAME:
+        raise RegistryError(
+            f"{name}.table {table!r} has {len(table)} characters; use at most "
+            f"{MAX_TABLE_NAME}, so that its tombstone table 'ddbproj_tomb_{table[:8]}...' "
+            "fits MySQL's 64"
+        )
+    if isinstance(table, str) and table.lower().startswith("ddbproj_"):
+        raise RegistryError(f"{name}.table {table!r}: names starting with 'ddbproj_' are "
+                            "ddbproj's own tables; choose another name")
+    key = getattr(projector, "key", None)
+    if key is not None and not isinstance(key, str) and len(tuple(key)) == 0:
+        raise RegistryError(f"{name}.key is empty; name the fields of the row key, "
+                            "e.g. key = (\"id\",)")
+
+
+def _column_differences(first: CompiledProjector, second: CompiledProjector) -> str:
+    """``age: BIGINT in UserProjector, missing in Other`` for each differing column."""
+    a = {c.name: c for c in first.columns}
+    b = {c.name: c for c in second.columns}
+    one, two = first.projector.__qualname__, second.projector.__qualname__
+    notes = []
+    for column in [*a, *(n for n in b if n not in a)]:
+        left, right = a.get(column), b.get(column)
+        if left == right:
+            continue
+        notes.append(f"{column}: {_spec(left)} in {one}, {_spec(right)} in {two}")
+    return "; ".join(notes)
+
+
+def _spec(column: Any) -> str:
+    if column is None:
+        return "missing"
+    text: str = column.describe()
+    if column.primary_key:
+        text += " key"
+    if column.nullable:
+        text += " nullable"
+    return text

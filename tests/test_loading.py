@@ -1,10 +1,12 @@
 """Projectors from PROJECTIONS modules and from installed packages' entry points."""
 
+import datetime
 import uuid
 
+import attrs
 import pytest
 
-from core import RegistryError, load_registry
+from core import Projector, ProjectorRegistry, RegistryError, column, load_registry
 from core.loading import ENTRY_POINT_GROUP, discover_projectors
 
 GIZMOS = '''
@@ -99,3 +101,100 @@ def test_a_package_in_projections_means_each_of_its_modules(install):
     package = install({})
     assert [s.module for s in discover_projectors([package])] == [f"{package}.gizmos"]
 
+
+
+# -- checks at registration: each message says what to write instead -------------------
+
+
+def projector_for(model, **settings):
+    attributes = {"entity_type": "Thing", "model": model, "table": "things", "key": ("id",),
+                  **settings}
+    return type(f"{model.__name__}Projector", (Projector,), attributes)
+
+
+def refusal(projector, registry=None):
+    with pytest.raises(TypeError) as caught:
+        (registry or ProjectorRegistry()).register(projector)
+    return str(caught.value)
+
+
+@attrs.frozen
+class Thing:
+    id: int
+    name: str
+
+
+def test_a_union_annotation_says_to_choose_one_type():
+    @attrs.frozen
+    class Loose:
+        id: int
+        size: int | str
+
+    assert refusal(projector_for(Loose)) == (
+        "Loose.size: no column type for annotation int | str; a column holds one type: choose "
+        "one of int, str (with '| None' when the attribute may be absent), or store it as JSON "
+        "with typing.Any")
+
+
+def test_a_time_annotation_says_what_to_write_instead():
+    @attrs.frozen
+    class Opening:
+        id: int
+        opens: datetime.time
+
+    assert refusal(projector_for(Opening)) == (
+        "Opening.opens: no column type for annotation time; DynamoDB has no time type: "
+        "annotate it 'opens: str' (ISO text) instead")
+
+
+def test_a_misspelt_key_gets_the_close_field_suggested():
+    assert refusal(projector_for(Thing, key=("ids",))) == (
+        "Thing: key field 'ids' is not a field of the model; did you mean key = ('id',)? "
+        "key must name fields among ['id', 'name']")
+
+
+def test_two_fields_on_one_column_and_the_reserved_column_are_refused():
+    @attrs.frozen
+    class Twice:
+        id: int
+        label: str = attrs.field(metadata=column(name="name"))
+        name: str = ""
+
+    @attrs.frozen
+    class Reserved:
+        id: int
+        ddbproj_seq: int
+
+    assert refusal(projector_for(Twice)) == (
+        "Twice: fields 'label' and 'name' both map to the column 'name'; give one "
+        "attrs.field(metadata=column(name=...)) another name")
+    assert refusal(projector_for(Reserved)).startswith(
+        "Reserved.ddbproj_seq: the column name 'ddbproj_seq' is ddbproj's own")
+
+
+def test_a_shared_table_with_other_columns_lists_the_differences():
+    @attrs.frozen
+    class Slim:
+        id: int
+        name: str | None
+
+    registry = ProjectorRegistry()
+    registry.register(projector_for(Thing))
+    other = projector_for(Slim, entity_type="Slim")
+    assert refusal(other, registry) == (
+        "table 'things' is written by test_loading.ThingProjector and "
+        "test_loading.SlimProjector with different columns (name: text in ThingProjector, "
+        "text nullable in SlimProjector); give SlimProjector its own table "
+        "(table = 'things_slim') or the same model")
+
+
+def test_entity_type_table_and_key_must_be_usable_names():
+    assert refusal(projector_for(Thing, entity_type="")).startswith(
+        "ThingProjector.entity_type must be the non-empty string the items carry")
+    assert refusal(projector_for(Thing, table="x" * 52)) == (
+        f"ThingProjector.table {'x' * 52!r} has 52 characters; use at most 51, so that its "
+        "tombstone table 'ddbproj_tomb_xxxxxxxx...' fits MySQL's 64")
+    assert refusal(projector_for(Thing, table="ddbproj_things")).endswith(
+        "names starting with 'ddbproj_' are ddbproj's own tables; choose another name")
+    assert refusal(projector_for(Thing, key=())) == (
+        "ThingProjector.key is empty; name the fields of the row key, e.g. key = (\"id\",)")
