@@ -51,6 +51,26 @@ def decode_value(value: Any, path: str = "value") -> Any:
 
 
 def _decode(av: Any) -> Any:
+    # the common shapes first, by probing the tag: no item views, no tuple unpacking
+    if len(av) == 1:
+        val = av.get("S")
+        if val is not None:
+            if val.__class__ is str:
+                return val
+            raise _Malformed
+        val = av.get("N")
+        if val is not None:
+            return _number(val)
+        val = av.get("M")
+        if val is not None:
+            return {k: _decode(v) for k, v in val.items()}
+        val = av.get("L")
+        if val is not None:
+            return [_decode(v) for v in val]
+    return _decode_tagged(av)
+
+
+def _decode_tagged(av: Any) -> Any:
     tag, val = next(iter(av.items())) if len(av) == 1 else _only_tag(av)
     if tag == "S":
         if val.__class__ is str:
@@ -94,10 +114,14 @@ def _only_tag(av: Mapping[str, Any]) -> tuple[str, Any]:
 def _number(val: Any) -> int | Decimal:
     cls = val.__class__
     if cls is str:
-        try:
+        if val.isdigit():
             return int(val)
-        except ValueError:
-            pass
+        # int() never accepts '.', 'e' or 'E': such text goes straight to Decimal
+        if "." not in val and "e" not in val and "E" not in val:
+            try:
+                return int(val)
+            except ValueError:
+                pass
         try:
             number = Decimal(val)
         except InvalidOperation:
