@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import attrs
 
@@ -24,22 +24,11 @@ __all__ = [
     "StartPosition",
     "StreamNotEnabled",
     "StreamReader",
-    "StreamsClient",
     "latest_stream_arn",
     "ready_shards",
 ]
 
 logger = logging.getLogger("ddbproj")
-
-
-class StreamsClient(Protocol):
-    """The part of boto3's ``dynamodbstreams`` client the reader uses."""
-
-    def describe_stream(self, **kwargs: Any) -> Mapping[str, Any]: ...
-
-    def get_shard_iterator(self, **kwargs: Any) -> Mapping[str, Any]: ...
-
-    def get_records(self, **kwargs: Any) -> Mapping[str, Any]: ...
 
 
 class StartPosition(enum.Enum):
@@ -121,9 +110,10 @@ def ready_shards(shards: Sequence[Shard], finished: Iterable[str]) -> list[Shard
 
 
 class StreamReader:
-    """Reads one stream with a boto3 ``dynamodbstreams`` client (or anything shaped like it)."""
+    """Reads one stream with a boto3 ``dynamodbstreams`` client, or anything answering
+    ``describe_stream``, ``get_shard_iterator`` and ``get_records`` in its shape."""
 
-    def __init__(self, client: StreamsClient, stream_arn: str, *, page_limit: int = 1000) -> None:
+    def __init__(self, client: Any, stream_arn: str, *, page_limit: int = 1000) -> None:
         self.client = client
         self.stream_arn = stream_arn
         self.page_limit = page_limit
