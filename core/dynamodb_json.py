@@ -12,11 +12,18 @@ import base64
 import binascii
 import datetime
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-__all__ = ["DecodeError", "decode_image", "decode_value", "encode_image", "encode_value"]
+__all__ = [
+    "DecodeError",
+    "decode_attributes",
+    "decode_image",
+    "decode_value",
+    "encode_image",
+    "encode_value",
+]
 
 _TAGS = frozenset({"S", "N", "B", "BOOL", "NULL", "M", "L", "SS", "NS", "BS"})
 
@@ -40,6 +47,17 @@ def decode_image(image: Mapping[str, Any], path: str = "NewImage") -> dict[str, 
         return {name: _decode(value) for name, value in image.items()}
     except Exception:
         raise _diagnose(image, path) from None
+
+
+def decode_attributes(
+    image: Mapping[str, Any], names: Iterable[str], path: str = "OldImage"
+) -> dict[str, Any]:
+    """Decode only the attributes ``names`` of an image (those it has): what a key needs,
+    without decoding the rest of a large image."""
+    try:
+        return {name: _decode(image[name]) for name in names if name in image}
+    except Exception:
+        raise _diagnose({n: image[n] for n in names if n in image}, path) from None
 
 
 def decode_value(value: Any, path: str = "value") -> Any:

@@ -6,7 +6,14 @@ from boto3.dynamodb.types import TypeSerializer
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.dynamodb_json import DecodeError, decode_image, decode_value, encode_image, encode_value
+from core.dynamodb_json import (
+    DecodeError,
+    decode_attributes,
+    decode_image,
+    decode_value,
+    encode_image,
+    encode_value,
+)
 
 
 @pytest.mark.parametrize(
@@ -112,3 +119,10 @@ def _normal(value):
 @given(values)
 def test_decode_inverts_encode(value):
     assert decode_value(encode_value(value)) == _normal(value)
+
+
+def test_decode_attributes_decodes_only_the_named_ones():
+    image = {"PK": {"S": "U#1"}, "Id": {"N": "7"}, "Bad": {"N": "x"}}
+    assert decode_attributes(image, ["Id", "PK", "Missing"]) == {"Id": 7, "PK": "U#1"}
+    with pytest.raises(DecodeError, match=r"OldImage\.Bad: N: invalid value 'x'"):
+        decode_attributes(image, ["Bad"])
