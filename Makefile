@@ -36,3 +36,19 @@ mysql:
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis ddbproj.db
+
+## the Lambda zip (dist/lambda.zip) for arm64: runtime dependencies only (the runtime has boto3)
+package: $(STAMP)
+	rm -rf build/lambda dist/lambda.zip
+	mkdir -p build/lambda dist
+	$(BIN)/python -c "import tomllib; deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']; print('\n'.join(d for d in deps if not d.startswith('boto3')))" > build/requirements.txt
+	$(BIN)/pip install --quiet --target build/lambda --platform manylinux2014_aarch64 --implementation cp --python-version 3.12 --only-binary=:all: --upgrade -r build/requirements.txt
+	cp -r core adapters handlers projections build/lambda/
+	rm -f build/lambda/handlers/pytest_plugin.py
+	find build/lambda -name __pycache__ -prune -exec rm -rf {} +
+	cd build/lambda && ../../$(BIN)/python -m zipfile -c ../../dist/lambda.zip $$(ls -A)
+	@$(BIN)/python -c "import os; print(f'dist/lambda.zip {os.path.getsize(\"dist/lambda.zip\") / 2**20:.1f} MiB')"
+
+## write the event filter generated from the projectors into infra/template.yaml
+deploy-config: $(STAMP)
+	$(BIN)/ddbproj filter-criteria --template infra/template.yaml
