@@ -1,6 +1,11 @@
 """The authors' kit: stream events built from dicts or attrs objects, and the runner."""
 
 import datetime
+import os
+import pathlib
+import re
+import subprocess
+import sys
 from decimal import Decimal
 
 import attrs
@@ -197,3 +202,25 @@ def test_the_projections_marker_chooses_the_projectors(projection_registry, proj
                                             "entity_type": "Order"}))
     assert result.skipped == {"unclaimed_type": 1}
     assert [row["id"] for row in projector_runner.rows("users")] == [1]
+
+
+@pytest.mark.mysql
+def test_the_tutorial_runs_as_written_in_a_project_of_its_own(tmp_path, mysql_server_url):
+    """The code blocks of docs/add-a-projector.md, copied into an empty project, pass with
+    nothing but the installed plugin."""
+    docs = pathlib.Path(__file__).resolve().parent.parent / "docs" / "add-a-projector.md"
+    blocks = re.findall(r"```python\n# (\S+)\n(.*?)```", docs.read_text(), flags=re.S)
+    files = dict(blocks)
+    assert sorted(files) == ["projections/products.py", "tests/test_products.py"]
+    (tmp_path / "projections").mkdir()
+    (tmp_path / "projections" / "__init__.py").write_text("")
+    (tmp_path / "tests").mkdir()
+    for path, code in files.items():
+        (tmp_path / path).write_text(code)
+    env = {**os.environ, "PYTHONPATH": str(tmp_path), "TEST_DATABASE_URL": mysql_server_url}
+    env.pop("PROJECTIONS", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "4 passed" in done.stdout
