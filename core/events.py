@@ -254,7 +254,7 @@ def item_of(
     names = dynamodb_names(projector)
     item: dict[str, Any] = {}
     entity = projector.entity_type.upper()
-    key_values = "#".join(str(getattr(obj, name)) for name in projector.key)
+    key_values = "#".join(_key_text(plain[name]) for name in projector.key)
     defaults = [f"{entity}#{key_values}", entity]
     for name, default in zip(key_names, defaults, strict=False):
         item[name] = default
@@ -301,6 +301,14 @@ def _projector_classes() -> Iterator[type[Projector[Any]]]:
         pending.extend(cls.__subclasses__())
         if hasattr(cls, "entity_type"):
             yield cls
+
+
+def _key_text(value: Any) -> str:
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.hex()
+    return str(value)
 
 
 def _is_empty_set(value: Any) -> bool:
