@@ -29,7 +29,9 @@ class _LocalContext:
 
 def handler(event: dict[str, Any], context: Any) -> PartialBatchResponse:
     """Project one batch; the response names the records Lambda must deliver again."""
-    return _handle(event, context if context is not None else _LocalContext())
+    response: PartialBatchResponse = _handle(
+        event, context if context is not None else _LocalContext())
+    return response
 
 
 @metrics.log_metrics

@@ -201,3 +201,48 @@ def test_single_quotes_in_a_pattern_are_yaml_escaped():
     criteria = {"Filters": [{"Pattern": '{"a":["it\'s"]}'}]}
     text = update_template(f"{BLOCK_BEGIN}\n{BLOCK_END}\n", criteria)
     assert """Default: '{"a":["it''s"]}'""" in text
+
+
+def replay_event(tmp_path):
+    def insert(sequence, image):
+        return {"eventName": "INSERT", "eventSource": "aws:dynamodb", "dynamodb": {
+            "Keys": {"PK": image["PK"], "SK": image["SK"]}, "SequenceNumber": sequence,
+            "NewImage": image}}
+
+    user = {"PK": {"S": "USER#1"}, "SK": {"S": "PROFILE"}, "entity_type": {"S": "User"},
+            "Id": {"N": "1"}, "Name": {"S": "a"}, "Age": {"N": "1"}, "Height": {"N": "1"},
+            "Weight": {"N": "1"}}
+    meta = {"PK": {"S": "META"}, "SK": {"S": "import#1"}, "source": {"S": "api"}}
+    other = {"PK": {"S": "X#1"}, "SK": {"S": "X"}, "entity_type": {"S": "Other"}}
+    path = tmp_path / "event.json"
+    path.write_text(json.dumps({"Records": [insert("1", user), insert("2", meta),
+                                            insert("3", other)]}), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(("option", "expected"), [
+    ([], "records=1 applied=1 skipped=0 dead_lettered=0 filtered=2"),
+    (["--filter-criteria", "none"], "records=3 applied=1 skipped=2 dead_lettered=0 filtered=0"),
+    (["--filter-criteria", "FILE"], "records=1 applied=0 skipped=1 dead_lettered=0 filtered=2"),
+])
+def test_replay_drops_what_the_filter_drops(tmp_path, capsys, option, expected):
+    criteria = tmp_path / "criteria.json"
+    criteria.write_text(json.dumps({"FilterCriteria": {"Filters": [{"Pattern": json.dumps(
+        {"dynamodb": {"Keys": {"PK": {"S": ["META"]}}}})}]}}), encoding="utf-8")
+    option = [str(criteria) if o == "FILE" else o for o in option]
+    url = f"sqlite:///{tmp_path / 'replay.db'}"
+    status = main(["replay", str(replay_event(tmp_path)), "--database-url", url,
+                   "--projections", "projections", *option])
+    assert status == 0
+    assert capsys.readouterr().out.strip() == expected
+
+
+def test_replay_with_a_bad_filter_file_is_a_one_line_error(tmp_path, capsys):
+    criteria = tmp_path / "criteria.json"
+    criteria.write_text('{"Filters": [{"Pattern": "{\\"a\\": 1}"}]}', encoding="utf-8")
+    status = main(["replay", str(replay_event(tmp_path)), "--database-url",
+                   f"sqlite:///{tmp_path / 'r.db'}", "--filter-criteria", str(criteria)])
+    assert status == 2
+    assert capsys.readouterr().err.strip() == (
+        "ddbproj replay: error: filter criteria: Filters[0].a: expected an object or a list "
+        "of values, got int")

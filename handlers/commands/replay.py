@@ -1,4 +1,7 @@
-"""``ddbproj replay EVENT.json``: run a saved Lambda event through the projectors."""
+"""``ddbproj replay EVENT.json``: run a saved Lambda event through the projectors.
+
+Records pass the event filter first — by default the one generated from the projectors,
+as deployed — so a replay drops exactly what Lambda would have dropped."""
 
 from __future__ import annotations
 
@@ -6,6 +9,9 @@ import argparse
 import json
 from typing import Any
 
+from core.filter_criteria import FilterCriteriaError, filter_criteria
+from core.filters import EventFilter, FilterPatternError
+from core.registry import ProjectorRegistry
 from handlers.commands.common import CommandError, add_database_options, open_processor
 
 DEFAULT_CHUNK = 10_000
@@ -20,6 +26,9 @@ def register(commands: Any) -> None:
     parser.add_argument("event", help="path of the event JSON file")
     parser.add_argument("--chunk", type=int, default=DEFAULT_CHUNK,
                         help=f"records per transaction (default {DEFAULT_CHUNK})")
+    parser.add_argument("--filter-criteria", metavar="FILE", default=None,
+                        help="Lambda FilterCriteria JSON to apply first (default: the one "
+                        "generated from the projectors; 'none' applies every record)")
     add_database_options(parser)
     parser.set_defaults(run=run)
 
@@ -32,9 +41,13 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(f"cannot read {args.event}: {error}") from error
     processor = open_processor(args)
     records = event.get("Records") if isinstance(event, dict) else None
+    filtered = 0
+    if isinstance(records, list):
+        event_filter = _event_filter(args.filter_criteria, processor.registry)
+        records, dropped = event_filter.split(records)
+        filtered = len(dropped)
     chunks = ([event] if not isinstance(records, list) else
-              [{"Records": records[i:i + args.chunk]} for i in range(0, len(records), args.chunk)]
-              or [event])
+              [{"Records": records[i:i + args.chunk]} for i in range(0, len(records), args.chunk)])
     totals = {"records": 0, "applied": 0, "skipped": 0, "dead_lettered": 0}
     for chunk in chunks:
         result = processor.process_event(chunk)
@@ -45,5 +58,24 @@ def run(args: argparse.Namespace) -> int:
         totals["applied"] += result.applied
         totals["skipped"] += sum(result.skipped.values())
         totals["dead_lettered"] += result.dead_lettered
+    totals["filtered"] = filtered
     print(" ".join(f"{name}={value}" for name, value in totals.items()))
     return 0
+
+
+def _event_filter(path: str | None, registry: ProjectorRegistry) -> EventFilter:
+    """The filter named by ``--filter-criteria``, or the generated one."""
+    try:
+        if path is None:
+            return EventFilter.from_criteria(filter_criteria(registry))
+        if path.lower() == "none":
+            return EventFilter()
+        with open(path, encoding="utf-8") as handle:
+            criteria = json.load(handle)
+        if not isinstance(criteria, dict):
+            raise FilterPatternError("FilterCriteria is not a JSON object")
+        return EventFilter.from_criteria(criteria.get("FilterCriteria", criteria))
+    except (OSError, json.JSONDecodeError) as error:
+        raise CommandError(f"cannot read {path}: {error}") from error
+    except (FilterPatternError, FilterCriteriaError) as error:
+        raise CommandError(f"filter criteria: {error}") from error
