@@ -1,0 +1,131 @@
+"""``ddbproj status``: where each consumer and backfill is, what the tables hold, and what
+went to the dead letters — read from the SQL database; with ``--table``, also the lag of
+each shard (the age of its oldest record not yet applied)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from adapters.schema import BACKFILL_PROGRESS, CHECKPOINTS, DEAD_LETTERS
+from adapters.stream_reader import DataTrimmed, StreamNotEnabled, StreamReader, latest_stream_arn
+from handlers.commands.common import (
+    CommandError,
+    add_aws_options,
+    add_database_options,
+    open_processor,
+)
+from handlers.commands.run import aws_client
+from handlers.processor import BatchProcessor
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser(
+        "status", help="checkpoints and lag per shard, rows per table, dead letters",
+        description="Show the stream checkpoints (and, with --table, each shard's lag), the "
+        "backfill progress, the row count of every projected table and the dead letters.",
+    )
+    parser.add_argument("--table", default=None,
+                        help="DynamoDB table whose stream lag to measure (reads one record "
+                        "per shard)")
+    add_aws_options(parser)
+    add_database_options(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    processor = open_processor(args)
+    sink = processor.sink
+    lines: list[str] = []
+    with sink.engine.connect() as conn:
+        checkpoints = conn.execute(sa.select(sink.table(CHECKPOINTS)).order_by(
+            sa.column("stream_arn"), sa.column("shard_id"))).all()
+        backfills = conn.execute(sa.select(sink.table(BACKFILL_PROGRESS)).order_by(
+            sa.column("table_name"), sa.column("segment"))).all()
+        letters = conn.execute(
+            sa.select(sink.table(DEAD_LETTERS).c.table_name, sa.func.count())
+            .group_by(sink.table(DEAD_LETTERS).c.table_name)).all()
+        recent = conn.execute(
+            sa.select(sink.table(DEAD_LETTERS).c.error)
+            .order_by(sink.table(DEAD_LETTERS).c.last_seen.desc()).limit(3)).scalars().all()
+        counts = {name: conn.execute(sa.select(sa.func.count()).select_from(
+            sink.table(name))).scalar_one() for name in sorted(processor.registry.tables())}
+    lags = _lags(args, processor) if args.table else {}
+
+    lines.append("stream checkpoints:" if checkpoints or lags else "stream checkpoints: none")
+    shown = set()
+    for cp in checkpoints:
+        shown.add(cp.shard_id)
+        state = "finished" if cp.finished else _lag_text(lags.get(cp.shard_id))
+        seq = int(cp.sequence_number) if cp.sequence_number is not None else "-"
+        updated = cp.updated_at.strftime("%Y-%m-%d %H:%M:%S")
+        lines.append(f"  {cp.shard_id}  at {seq}  {state}  (updated {updated} UTC)")
+    for shard_id, lag in lags.items():
+        if shard_id not in shown:
+            lines.append(f"  {shard_id}  not started  {_lag_text(lag)}")
+    if backfills:
+        lines.append("backfill:")
+        by_table: dict[str, list[Any]] = {}
+        for row in backfills:
+            by_table.setdefault(row.table_name, []).append(row)
+        for name, rows in by_table.items():
+            done = sum(1 for r in rows if r.done)
+            items = sum(int(r.items) for r in rows)
+            state = "complete" if done == len(rows) else f"{done}/{len(rows)} segments done"
+            lines.append(f"  {name}: {state}, {items} items")
+    lines.append("rows:")
+    lines.extend(f"  {name:<24}{count:>10}" for name, count in counts.items())
+    total_letters = sum(int(n) for _, n in letters)
+    lines.append(f"dead letters: {total_letters}")
+    lines.extend(f"  {name or '(no table)':<24}{n:>10}" for name, n in letters)
+    lines.extend(f"  latest: {error}" for error in recent)
+    print("\n".join(lines))
+    return 0
+
+
+def _lags(args: argparse.Namespace, processor: BatchProcessor) -> dict[str, float | None]:
+    """Per unfinished shard, the age in seconds of its oldest unapplied record (0: none)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        arn = latest_stream_arn(aws_client(args, "dynamodb"), args.table)
+        reader = StreamReader(aws_client(args, "dynamodbstreams"), arn, page_limit=1)
+        checkpoints = processor.sink.checkpoints(arn)
+        lags: dict[str, float | None] = {}
+        for shard in reader.shards():
+            checkpoint = checkpoints.get(shard.shard_id)
+            if checkpoint is not None and checkpoint.finished:
+                continue
+            after = checkpoint.sequence_number if checkpoint else None
+            try:
+                page = reader.read(reader.iterator(shard, after=after))
+            except DataTrimmed:
+                lags[shard.shard_id] = None
+                continue
+            created = (page.records[0].get("dynamodb") or {}).get(
+                "ApproximateCreationDateTime") if page.records else None
+            lags[shard.shard_id] = _age(created) if page.records else 0.0
+    except StreamNotEnabled as error:
+        raise CommandError(str(error)) from error
+    except (BotoCoreError, ClientError) as error:
+        raise CommandError(f"cannot read the stream of {args.table!r}: {error}") from error
+    return lags
+
+
+def _age(created: Any) -> float | None:
+    if created is None:
+        return None
+    if not isinstance(created, datetime.datetime):
+        created = datetime.datetime.fromtimestamp(float(created), tz=datetime.UTC)
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=datetime.UTC)
+    return max((datetime.datetime.now(datetime.UTC) - created).total_seconds(), 0.0)
+
+
+def _lag_text(lag: float | None) -> str:
+    if lag is None:
+        return "lag unknown"
+    return "caught up" if lag == 0 else f"behind by {lag:.0f}s"
