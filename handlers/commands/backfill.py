@@ -20,6 +20,7 @@ import attrs
 import sqlalchemy as sa
 
 from adapters.backfill_progress import BackfillProgress, SegmentProgress
+from adapters.errors import SinkError
 from adapters.scanner import TableScanner
 from core.plan import plan_batch
 from core.records import ParsedBatch, scanned_item
@@ -248,6 +249,9 @@ def run(args: argparse.Namespace) -> int:
             stats = backfill.run(restart=args.restart, stop=stop)
     except BackfillMismatch as error:
         raise CommandError(str(error)) from error
+    except SinkError as error:
+        raise CommandError(f"the database refused a page ({error}); nothing of it was "
+                           "committed: run the same command again to resume") from error
     except (BotoCoreError, ClientError) as error:
         raise CommandError(f"scanning {args.table!r} failed: {error}; run the same command "
                            "again to resume") from error
