@@ -122,7 +122,8 @@ def _age(created: Any) -> float | None:
         created = datetime.datetime.fromtimestamp(float(created), tz=datetime.UTC)
     if created.tzinfo is None:
         created = created.replace(tzinfo=datetime.UTC)
-    return max((datetime.datetime.now(datetime.UTC) - created).total_seconds(), 0.0)
+    age: float = (datetime.datetime.now(datetime.UTC) - created).total_seconds()
+    return max(age, 0.0)
 
 
 def _lag_text(lag: float | None) -> str:
