@@ -3,21 +3,31 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from typing import Any
+
+import attrs
+import sqlalchemy as sa
 
 from adapters.engine import DEFAULT_SQLITE_URL, make_engine
 from adapters.errors import SinkError
 from adapters.sink import SqlSink
+from core.filter_criteria import FilterCriteriaError, filter_criteria
+from core.filters import EventFilter, FilterPatternError
 from core.loading import load_registry
 from core.registry import ProjectorRegistry
 from handlers.processor import BatchProcessor
+from handlers.runtime import build_engine
 from handlers.settings import Settings, SettingsError
 
 __all__ = [
     "CommandError",
     "add_aws_options",
     "add_database_options",
+    "add_filter_option",
+    "event_filter",
+    "open_engine",
     "open_processor",
     "open_registry",
 ]
@@ -55,14 +65,23 @@ def _settings(args: argparse.Namespace) -> Settings:
     projections = getattr(args, "projections", None)
     if projections:
         names = tuple(n.strip() for n in projections.split(",") if n.strip())
-        settings = Settings(settings.database_url, settings.database_secret_arn, names,
-                            settings.entity_type_attribute)
+        settings = attrs.evolve(settings, projections=names)
     return settings
 
 
-def database_url(args: argparse.Namespace) -> str:
-    return str(getattr(args, "database_url", None) or _settings(args).database_url
-               or DEFAULT_SQLITE_URL)
+def open_engine(args: argparse.Namespace) -> sa.Engine:
+    """``--database-url``; else the configured database (a URL, or a secret / IAM auth, as
+    the Lambda function connects); else the embedded SQLite file."""
+    url = getattr(args, "database_url", None)
+    if url:
+        return make_engine(url)
+    settings = _settings(args)
+    if settings.database_url or settings.database_secret_arn or settings.database_iam_auth:
+        try:
+            return build_engine(settings)
+        except SettingsError as error:
+            raise CommandError(str(error)) from error
+    return make_engine(DEFAULT_SQLITE_URL)
 
 
 def open_registry(args: argparse.Namespace) -> ProjectorRegistry:
@@ -76,7 +95,7 @@ def open_registry(args: argparse.Namespace) -> ProjectorRegistry:
 def open_processor(args: argparse.Namespace, *, create_schema: bool = True) -> BatchProcessor:
     """Registry, engine and sink for the command's options; creates missing tables."""
     registry = open_registry(args)
-    sink = SqlSink(make_engine(database_url(args)), registry)
+    sink = SqlSink(open_engine(args), registry)
     if create_schema:
         try:
             sink.create_schema()
@@ -90,3 +109,28 @@ def _describe(error: Any) -> str:
         return str(error)
     orig = getattr(error, "orig", None)
     return f"{type(orig or error).__name__}: {orig or error}"
+
+
+def add_filter_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--filter-criteria", metavar="FILE", default=None,
+                        help="Lambda FilterCriteria JSON to apply first (default: the one "
+                        "generated from the projectors; 'none' applies every record)")
+
+
+def event_filter(path: str | None, registry: ProjectorRegistry) -> EventFilter:
+    """The filter named by ``--filter-criteria``, or the generated one (as deployed), so a
+    local run drops exactly what Lambda would have dropped."""
+    try:
+        if path is None:
+            return EventFilter.from_criteria(filter_criteria(registry))
+        if path.lower() == "none":
+            return EventFilter()
+        with open(path, encoding="utf-8") as handle:
+            criteria = json.load(handle)
+        if not isinstance(criteria, dict):
+            raise FilterPatternError("FilterCriteria is not a JSON object")
+        return EventFilter.from_criteria(criteria.get("FilterCriteria", criteria))
+    except (OSError, json.JSONDecodeError) as error:
+        raise CommandError(f"cannot read {path}: {error}") from error
+    except (FilterPatternError, FilterCriteriaError) as error:
+        raise CommandError(f"filter criteria: {error}") from error

@@ -9,10 +9,13 @@ import argparse
 import json
 from typing import Any
 
-from core.filter_criteria import FilterCriteriaError, filter_criteria
-from core.filters import EventFilter, FilterPatternError
-from core.registry import ProjectorRegistry
-from handlers.commands.common import CommandError, add_database_options, open_processor
+from handlers.commands.common import (
+    CommandError,
+    add_database_options,
+    add_filter_option,
+    event_filter,
+    open_processor,
+)
 
 DEFAULT_CHUNK = 10_000
 
@@ -26,9 +29,7 @@ def register(commands: Any) -> None:
     parser.add_argument("event", help="path of the event JSON file")
     parser.add_argument("--chunk", type=int, default=DEFAULT_CHUNK,
                         help=f"records per transaction (default {DEFAULT_CHUNK})")
-    parser.add_argument("--filter-criteria", metavar="FILE", default=None,
-                        help="Lambda FilterCriteria JSON to apply first (default: the one "
-                        "generated from the projectors; 'none' applies every record)")
+    add_filter_option(parser)
     add_database_options(parser)
     parser.set_defaults(run=run)
 
@@ -43,8 +44,8 @@ def run(args: argparse.Namespace) -> int:
     records = event.get("Records") if isinstance(event, dict) else None
     filtered = 0
     if isinstance(records, list):
-        event_filter = _event_filter(args.filter_criteria, processor.registry)
-        records, dropped = event_filter.split(records)
+        admitted = event_filter(args.filter_criteria, processor.registry)
+        records, dropped = admitted.split(records)
         filtered = len(dropped)
     chunks = ([event] if not isinstance(records, list) else
               [{"Records": records[i:i + args.chunk]} for i in range(0, len(records), args.chunk)])
@@ -61,21 +62,3 @@ def run(args: argparse.Namespace) -> int:
     totals["filtered"] = filtered
     print(" ".join(f"{name}={value}" for name, value in totals.items()))
     return 0
-
-
-def _event_filter(path: str | None, registry: ProjectorRegistry) -> EventFilter:
-    """The filter named by ``--filter-criteria``, or the generated one."""
-    try:
-        if path is None:
-            return EventFilter.from_criteria(filter_criteria(registry))
-        if path.lower() == "none":
-            return EventFilter()
-        with open(path, encoding="utf-8") as handle:
-            criteria = json.load(handle)
-        if not isinstance(criteria, dict):
-            raise FilterPatternError("FilterCriteria is not a JSON object")
-        return EventFilter.from_criteria(criteria.get("FilterCriteria", criteria))
-    except (OSError, json.JSONDecodeError) as error:
-        raise CommandError(f"cannot read {path}: {error}") from error
-    except (FilterPatternError, FilterCriteriaError) as error:
-        raise CommandError(f"filter criteria: {error}") from error

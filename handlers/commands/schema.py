@@ -10,14 +10,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.schema import CreateTable
 
-from adapters.engine import make_engine, normalise_url
 from adapters.schema import build_metadata
 from adapters.schema_check import check_schema, key_collation
 from adapters.sink import SqlSink
 from handlers.commands.common import (
     CommandError,
     add_database_options,
-    database_url,
+    open_engine,
     open_registry,
 )
 
@@ -51,12 +50,13 @@ def register(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     registry = open_registry(args)
     if args.apply:
-        sink = SqlSink(make_engine(database_url(args)), registry)
-        created = _on_database(sink.create_schema, database_url(args))
+        sink = SqlSink(open_engine(args), registry)
+        shown = sink.engine.url.set(query={}).render_as_string(hide_password=True)
+        created = _on_database(sink.create_schema, shown)
         print("created: " + (", ".join(created) if created else "nothing (all tables exist)"))
         return 0
     if args.check:
-        return _check(registry, database_url(args))
+        return _check(registry, open_engine(args))
     dialect = _dialect(args.dialect)
     collation = "utf8mb4_0900_bin" if args.dialect == "mysql" else (
         "utf8mb4_nopad_bin" if args.dialect == "mariadb" else None)
@@ -66,9 +66,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check(registry: Any, url: str) -> int:
-    engine = make_engine(url)
-    shown = normalise_url(url).render_as_string(hide_password=True)
+def _check(registry: Any, engine: sa.Engine) -> int:
+    shown = engine.url.set(query={}).render_as_string(hide_password=True)
 
     def compare() -> tuple[int, list[Any]]:
         with engine.connect() as conn:
