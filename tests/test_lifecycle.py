@@ -314,3 +314,20 @@ def test_progress_meter_prints_rate_and_eta_lines_when_not_a_terminal():
         "backfill app [#####               ] 250/1,000  25%  125 items/s  ETA 6s",
         "backfill app [##########          ] 500/1,000  50%  125 items/s  ETA 4s",
     ]
+
+
+def test_consumer_drops_what_the_event_filter_drops(aws, projection_db):
+    from core.filters import EventFilter
+
+    table = create_table()
+    for i in range(1, 5):
+        table.put_item(Item=user(i))
+    only_even = EventFilter.from_criteria({"Filters": [
+        {"Pattern": '{"dynamodb": {"NewImage": {"Id": {"N": ["2", "4"]}}}}'}]})
+    consumer = StreamConsumer(BatchProcessor(projection_db.registry, projection_db), reader(),
+                              event_filter=only_even)
+    stats = consumer.run(until_idle=True)
+    assert stats.filtered == 2
+    with projection_db.engine.connect() as conn:
+        ids = conn.exec_driver_sql("SELECT id FROM users ORDER BY id").scalars().all()
+    assert ids == [2, 4]

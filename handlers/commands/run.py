@@ -32,10 +32,13 @@ from adapters.stream_reader import (
     latest_stream_arn,
     ready_shards,
 )
+from core.filters import EventFilter
 from handlers.commands.common import (
     CommandError,
     add_aws_options,
     add_database_options,
+    add_filter_option,
+    event_filter,
     open_processor,
 )
 from handlers.processor import BatchProcessor, BatchResult
@@ -59,6 +62,7 @@ class ConsumerStats:
     applied: int = 0
     skipped: int = 0
     dead_lettered: int = 0
+    filtered: int = 0
     shards_finished: int = 0
     shard_order: list[str] = attrs.Factory(list)
 
@@ -84,6 +88,7 @@ class StreamConsumer:
         max_backoff_seconds: float = 10.0,
         sleep: Callable[[float], Any] = time.sleep,
         on_page: Callable[[Shard, BatchResult], None] | None = None,
+        event_filter: EventFilter | None = None,
     ) -> None:
         self.processor = processor
         self.reader = reader
@@ -93,6 +98,7 @@ class StreamConsumer:
         self.max_backoff_seconds = max_backoff_seconds
         self.sleep = sleep
         self.on_page = on_page
+        self.event_filter = event_filter
 
     @property
     def stream_arn(self) -> str:
@@ -178,7 +184,11 @@ class StreamConsumer:
         sequence = page.last_sequence_id or positions.get(shard.shard_id)
         checkpoint = Checkpoint(self.stream_arn, shard.shard_id, sequence,
                                 finished=page.shard_finished)
-        event = {"Records": page.records}
+        records = page.records
+        if self.event_filter is not None:
+            records, dropped = self.event_filter.split(records)
+            stats.filtered += len(dropped)
+        event = {"Records": records}
         for attempt in range(self.retries + 1):
             result = self.processor.process_event(event, checkpoint=checkpoint)
             if result.ok:
@@ -216,6 +226,7 @@ def register(commands: Any) -> None:
                         help="records per get_records call (default 1000, the maximum)")
     add_aws_options(parser)
     add_database_options(parser)
+    add_filter_option(parser)
     parser.set_defaults(run=run)
 
 
@@ -265,7 +276,8 @@ def run(args: argparse.Namespace) -> int:
               f"{sum(result.skipped.values())} skipped, {result.dead_lettered} dead letters, "
               f"up to {result.last_sequence_id}", file=sys.stderr)
 
-    consumer = StreamConsumer(processor, reader, start=StartPosition(args.start), on_page=report)
+    consumer = StreamConsumer(processor, reader, start=StartPosition(args.start), on_page=report,
+                              event_filter=event_filter(args.filter_criteria, processor.registry))
     stop = threading.Event()
     started = time.perf_counter()
     try:
@@ -277,7 +289,7 @@ def run(args: argparse.Namespace) -> int:
     except (BotoCoreError, ClientError) as error:
         raise CommandError(f"reading the stream of {args.table!r} failed: {error}") from error
     print(f"run {args.table}: {stats.records} records in {stats.pages} pages, "
-          f"{stats.applied} applied, {stats.skipped} skipped, {stats.dead_lettered} dead "
-          f"letters, {stats.shards_finished} shards finished, "
+          f"{stats.applied} applied, {stats.skipped} skipped, {stats.filtered} filtered, "
+          f"{stats.dead_lettered} dead letters, {stats.shards_finished} shards finished, "
           f"{time.perf_counter() - started:.1f}s")
     return 0
