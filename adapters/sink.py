@@ -32,7 +32,7 @@ from adapters.schema import (
 from core import jsontext
 from core.columns import ColumnKind
 from core.plan import BatchPlan, DeadLetter, TableChanges
-from core.projector import CompiledProjector
+from core.projector import SOFT_DELETE_COLUMN, CompiledProjector
 from core.registry import ProjectorRegistry
 
 __all__ = ["Checkpoint", "SqlSink"]
@@ -135,17 +135,25 @@ class SqlSink:
     def _apply_table(self, conn: sa.Connection, changes: TableChanges) -> None:
         stmts = self._statements_for(changes.projector)
         run = conn.exec_driver_sql
-        deletes = changes.deletes()
-        upserts = changes.upserts()
+        if stmts.soft_delete:
+            marks = changes.deleted_at
+            deletes = [(*stmts.key_params(key), _deleted_at(marks.get(key), deleted=True),
+                        stmts.seq(seq)) for key, (seq, row) in changes.changes.items()
+                       if row is None]
+            upserts = [(*stmts.row_params(row), _deleted_at(marks.get(key), deleted=False),
+                        stmts.seq(seq)) for key, (seq, row) in changes.changes.items()
+                       if row is not None]
+        else:
+            deletes = [(*stmts.key_params(key), stmts.seq(seq))
+                       for key, seq in changes.deletes()]
+            upserts = [(*stmts.row_params(row), stmts.seq(seq)) for seq, row in changes.upserts()]
         if deletes:
-            run(stmts.tombstone_upsert,
-                               [(*stmts.key_params(key), stmts.seq(seq)) for key, seq in deletes])
+            run(stmts.tombstone_upsert, deletes)
         if upserts:
-            run(stmts.row_upsert,
-                               [(*stmts.row_params(row), stmts.seq(seq)) for seq, row in upserts])
+            run(stmts.row_upsert, upserts)
         touched = [stmts.key_params(key) for key in changes.changes]
-        upserted = [stmts.key_params(key) for key, (_, row) in changes.changes.items()
-                    if row is not None]
+        upserted = touched if stmts.soft_delete else [
+            stmts.key_params(key) for key, (_, row) in changes.changes.items() if row is not None]
         for chunk in _chunks(touched, KEY_CHUNK):
             run(stmts.purge(len(chunk)), tuple(_flatten(chunk)))
         for chunk in _chunks(upserted, KEY_CHUNK):
@@ -234,6 +242,8 @@ class _TableStatements:
         table = quote(projector.table)
         tomb = quote(tombstone_table_name(projector.table))
         seq = quote(SEQ_COLUMN)
+        self.soft_delete = projector.soft_delete
+        mark_column = [quote(SOFT_DELETE_COLUMN)] if self.soft_delete else []
         names = [quote(c.name) for c in columns]
         keys = [quote(columns[i].name) for i in projector.key_indexes]
         self._key_indexes = projector.key_indexes
@@ -244,22 +254,37 @@ class _TableStatements:
         self._key_decimal_positions = tuple(
             n for n, i in enumerate(projector.key_indexes) if i in key_decimals
         )
-        self.row_upsert = _guarded_upsert(table, [*names, seq], keys, seq, mark, self.mysql)
-        self.tombstone_upsert = _guarded_upsert(tomb, [*keys, seq], keys, seq, mark, self.mysql)
+        self.row_upsert = _guarded_upsert(table, [*names, *mark_column, seq], keys, seq, mark,
+                                          self.mysql)
+        self.tombstone_upsert = _guarded_upsert(tomb, [*keys, *mark_column, seq], keys, seq, mark,
+                                                self.mysql)
         def match(left: str, right: str) -> str:
             return " AND ".join(f"{left}.{k} = {right}.{k}" for k in keys)
 
         key_list = keys[0] if len(keys) == 1 else "(" + ", ".join(keys) + ")"
         one_key = mark if len(keys) == 1 else "(" + ", ".join([mark] * len(keys)) + ")"
-        # rows no newer than their tombstone go (a delete, or an old image after one)
-        self._purge = (
-            f"DELETE FROM {table} WHERE {key_list} IN ({{marks}}) AND EXISTS "
-            f"(SELECT 1 FROM {tomb} b WHERE {match('b', table)} AND b.{seq} >= {table}.{seq})"
-        )
-        # tombstones older than a live row go (the item was created again)
+        newer_tomb = (f"EXISTS (SELECT 1 FROM {tomb} b WHERE {match('b', table)} "
+                      f"AND b.{seq} >= {table}.{seq})")
+        if not self.soft_delete:
+            # rows no newer than their tombstone go (a delete, or an old image after one)
+            self._purge = f"DELETE FROM {table} WHERE {key_list} IN ({{marks}}) AND {newer_tomb}"
+        else:
+            # ... or, with soft delete, take the tombstone's mark and rank
+            def from_tomb(col: str) -> str:
+                return f"(SELECT b.{col} FROM {tomb} b WHERE {match('b', table)})"
+
+            deleted = quote(SOFT_DELETE_COLUMN)
+            self._purge = (
+                f"UPDATE {table} SET {deleted} = {from_tomb(deleted)}, {seq} = {from_tomb(seq)} "
+                f"WHERE {key_list} IN ({{marks}}) AND {newer_tomb}"
+            )
+        # tombstones older than a live row go (the item was created again); with soft
+        # delete the row itself carries a delete of the same rank, so that one goes too
+        newer_row = ">=" if self.soft_delete else ">"
         self._clear = (
             f"DELETE FROM {tomb} WHERE {key_list} IN ({{marks}}) AND EXISTS "
-            f"(SELECT 1 FROM {table} r WHERE {match('r', tomb)} AND r.{seq} > {tomb}.{seq})"
+            f"(SELECT 1 FROM {table} r WHERE {match('r', tomb)} "
+            f"AND r.{seq} {newer_row} {tomb}.{seq})"
         )
         self._one_key = one_key
         self._sqlite_seq = self.sqlite
@@ -346,6 +371,13 @@ def _flatten(keys: list[tuple[Any, ...]]) -> list[Any]:
 
 def _decimal_text(value: Any) -> str:
     return format(value, "f") if isinstance(value, Decimal) else str(value)
+
+
+def _deleted_at(moment: datetime.datetime | None, *, deleted: bool) -> datetime.datetime | None:
+    """The soft-delete mark as UTC wall time (DATETIME has no zone); NULL for a live row."""
+    if moment is None:
+        return _utcnow() if deleted else None
+    return moment.astimezone(datetime.UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 def _seq_value(dialect: sa.Dialect, sequence_number: int | None) -> Any:

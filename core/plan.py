@@ -45,15 +45,32 @@ class DeadLetter:
 
 @attrs.define
 class TableChanges:
-    """Per key, the surviving change: ``(sequence number, row)``; a row of None deletes."""
+    """Per key, the surviving change: ``(rank, row)``; a row of None deletes.
+
+    The rank is the record's sequence number, or its version rank for a projector with a
+    ``version`` field. For soft-delete tables, ``deleted_at`` holds when the item of a
+    surviving removal was removed (its row, when known, is kept with that mark).
+    """
 
     projector: CompiledProjector
     changes: dict[Key, tuple[int, Row | None]] = attrs.Factory(dict)
+    deleted_at: dict[Key, datetime.datetime] = attrs.Factory(dict)
 
-    def add(self, key: Key, sequence_number: int, row: Row | None) -> None:
+    def add(
+        self,
+        key: Key,
+        sequence_number: int,
+        row: Row | None,
+        *,
+        deleted_at: datetime.datetime | None = None,
+    ) -> None:
         current = self.changes.get(key)
         if current is None or sequence_number > current[0]:
             self.changes[key] = (sequence_number, row)
+            if deleted_at is None:
+                self.deleted_at.pop(key, None)
+            else:
+                self.deleted_at[key] = deleted_at
 
     def upserts(self) -> list[tuple[int, Row]]:
         return [(seq, row) for seq, row in self.changes.values() if row is not None]
@@ -101,20 +118,17 @@ def plan_batch(batch: ParsedBatch, registry: ProjectorRegistry) -> BatchPlan:
 def _plan_record(record: ChangeRecord, registry: ProjectorRegistry, plan: BatchPlan) -> None:
     route = registry.route(record)
     if isinstance(route, SkipReason):
+        problem = _retire_old_row(record, registry, plan, None, None)
+        if problem is not None:
+            plan.dead_letters.append(_letter(record, problem[0], problem[1]))
+            return
         plan.skipped[route.value] += 1
         return
     if record.kind is EventKind.REMOVE:
         if record.is_ttl_delete and route.projector.keep_expired:
             plan.skipped[SkipReason.EXPIRED_KEPT.value] += 1
             return
-        key = _removed_key(record, route)
-        if key is None:
-            plan.dead_letters.append(_letter(
-                record, route, "cannot find the row key: the REMOVE has no OldImage with the key "
-                "attributes and the projector's key_from_item_keys gave none"))
-            return
-        plan.table(route).add(key, record.sequence_number, None)
-        plan.applied += 1
+        _plan_remove(record, route, plan)
         return
     if record.raw_new_image is None:
         plan.dead_letters.append(_letter(
@@ -123,48 +137,105 @@ def _plan_record(record: ChangeRecord, registry: ProjectorRegistry, plan: BatchP
         return
     try:
         model = route.structure(record.new_image())
+        rank = route.upsert_rank(record.sequence_number, model)
     except (DecodeError, ValueError) as error:
         plan.dead_letters.append(_letter(record, route, str(error)))
         return
     row = route.row_of(model)
-    problem = route.check_row(row)
-    if problem is not None:
-        plan.dead_letters.append(_letter(record, route, problem))
+    problem_text = route.check_row(row)
+    if problem_text is not None:
+        plan.dead_letters.append(_letter(record, route, problem_text))
         return
     key = tuple(row[i] for i in route.key_indexes)
-    plan.table(route).add(key, record.sequence_number, row)
+    problem = _retire_old_row(record, registry, plan, route.table, key)
+    if problem is not None:
+        plan.dead_letters.append(_letter(record, problem[0], problem[1]))
+        return
+    plan.table(route).add(key, rank, row)
     plan.applied += 1
-    _retire_previous_type(record, registry, route, plan)
 
 
-def _retire_previous_type(
-    record: ChangeRecord, registry: ProjectorRegistry, route: CompiledProjector, plan: BatchPlan
-) -> None:
-    """An item whose entity type changed leaves the table of its old type."""
-    old = record.raw_old_image
-    if record.kind is not EventKind.MODIFY or old is None:
-        return
-    tagged = old.get(registry.type_attribute)
-    old_type = tagged.get("S") if isinstance(tagged, dict) else None
-    if old_type is None or old_type == route.entity_type:
-        return
-    previous = registry.get(old_type)
-    if previous is None:
+def _plan_remove(record: ChangeRecord, route: CompiledProjector, plan: BatchPlan) -> None:
+    try:
+        old = record.old_image() if record.raw_old_image is not None else None
+    except DecodeError:
+        old = None
+    key = _removed_key(record, route, old)
+    if key is None:
+        plan.dead_letters.append(_letter(
+            record, route, "cannot find the row key: the REMOVE has no OldImage with the key "
+            "attributes and the projector's key_from_item_keys gave none"))
         return
     try:
-        key = previous.key_of_image(record.old_image())
+        rank = route.delete_rank(record.sequence_number, old)
+    except ValueError as error:
+        plan.dead_letters.append(_letter(record, route, str(error)))
+        return
+    if not route.soft_delete:
+        plan.table(route).add(key, rank, None)
+    else:
+        kept = _last_row(route, old, key)
+        plan.table(route).add(key, rank, kept, deleted_at=_removal_time(record))
+    plan.applied += 1
+
+
+def _last_row(route: CompiledProjector, old: Mapping[str, Any] | None, key: Key) -> Row | None:
+    """The row of a removed item's last image, kept by soft delete; None when the REMOVE
+    has no usable OldImage (then only the mark is stored, for the row already there)."""
+    if old is None:
+        return None
+    try:
+        row = route.row_of(route.structure(old))
+    except (DecodeError, ValueError):
+        return None
+    if route.check_row(row) is not None or tuple(row[i] for i in route.key_indexes) != key:
+        return None
+    return row
+
+
+def _removal_time(record: ChangeRecord) -> datetime.datetime:
+    return record.created_at or datetime.datetime.now(datetime.UTC)
+
+
+def _retire_old_row(
+    record: ChangeRecord,
+    registry: ProjectorRegistry,
+    plan: BatchPlan,
+    table: str | None,
+    key: Key | None,
+) -> tuple[CompiledProjector, str] | None:
+    """A MODIFY that takes an item out of the row its old image wrote (its entity type
+    changed, it lost its type or got one nobody claims, or its row key changed) deletes
+    that row, ranked as a delete of the old image. Returns why it cannot, if so."""
+    old = record.raw_old_image
+    if record.kind is not EventKind.MODIFY or old is None:
+        return None
+    tagged = old.get(registry.type_attribute)
+    old_type = tagged.get("S") if isinstance(tagged, Mapping) else None
+    previous = registry.get(old_type) if isinstance(old_type, str) else None
+    if previous is None:
+        return None
+    try:
+        image = record.old_image()
     except DecodeError:
-        key = None
-    if key is not None:
-        plan.table(previous).add(key, record.sequence_number, None)
+        return None
+    old_key = previous.key_of_image(image)
+    if old_key is None or (previous.table == table and old_key == key):
+        return None
+    try:
+        rank = previous.delete_rank(record.sequence_number, image)
+    except ValueError as error:
+        return previous, f"cannot remove the row of the previous image: {error}"
+    deleted_at = _removal_time(record) if previous.soft_delete else None
+    plan.table(previous).add(old_key, rank, None, deleted_at=deleted_at)
+    return None
 
 
-def _removed_key(record: ChangeRecord, route: CompiledProjector) -> Key | None:
-    if record.raw_old_image is not None:
-        try:
-            key = route.key_of_image(record.old_image())
-        except DecodeError:
-            key = None
+def _removed_key(
+    record: ChangeRecord, route: CompiledProjector, old: Mapping[str, Any] | None
+) -> Key | None:
+    if old is not None:
+        key = route.key_of_image(old)
         if key is not None:
             return key
     return route.key_of_item_keys(record.keys)

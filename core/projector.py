@@ -7,8 +7,10 @@ a connection; ``compile_projector`` turns it once into the fast functions a batc
 
 from __future__ import annotations
 
+import datetime
 import operator
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from typing import Any, ClassVar, Generic, TypeVar
 
 import attrs
@@ -19,7 +21,19 @@ from core.columns import Column, columns_of
 from core.converter import describe_error, make_converter
 from core.limits import row_checker
 
-__all__ = ["CompiledProjector", "Projector", "compile_projector", "pascal_case"]
+__all__ = [
+    "SOFT_DELETE_COLUMN",
+    "CompiledProjector",
+    "Projector",
+    "compile_projector",
+    "pascal_case",
+    "version_number",
+]
+
+#: The column a ``soft_delete`` projector's table gets: when the item was removed, or NULL.
+SOFT_DELETE_COLUMN = "deleted_at"
+
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 
 M = TypeVar("M")
 
@@ -32,6 +46,10 @@ class Projector(Generic[M]):
     ``key_prefixes`` routes REMOVE records that carry only ``Keys`` (no ``OldImage``):
     ``{"SK": "USER#"}`` claims keys whose SK starts with ``USER#``.
     ``keep_expired`` keeps rows whose items DynamoDB's TTL deleted (archive tables).
+    ``soft_delete`` marks removed rows (a ``deleted_at`` column) instead of deleting them.
+    ``version`` names a field (an integer the writers increment, or a timestamp) that
+    orders an item's changes instead of the stream sequence number: use it when changes of
+    one item can arrive from different shards (docs/delivery-guarantees.md).
     """
 
     entity_type: ClassVar[str]
@@ -42,6 +60,8 @@ class Projector(Generic[M]):
     attribute_names: ClassVar[Callable[[str], str] | None] = None
     key_prefixes: ClassVar[Mapping[str, str]] = {}
     keep_expired: ClassVar[bool] = False
+    soft_delete: ClassVar[bool] = False
+    version: ClassVar[str | None] = None
 
     @classmethod
     def key_from_item_keys(cls, keys: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -112,6 +132,41 @@ class CompiledProjector:
         except Exception as error:
             raise ValueError(describe_error(error, self.attribute_names)) from None
 
+    @property
+    def soft_delete(self) -> bool:
+        return bool(self.projector.soft_delete)
+
+    @property
+    def version_field(self) -> str | None:
+        return self.projector.version
+
+    def upsert_rank(self, sequence_number: int, model: Any) -> int:
+        """Where an image ranks among its item's changes: its sequence number, or, with a
+        version field, twice the version (a delete of that version ranks one above)."""
+        field = self.projector.version
+        if field is None:
+            return sequence_number
+        return 2 * version_number(getattr(model, field), self.attribute_names[field])
+
+    def delete_rank(self, sequence_number: int, old_image: Mapping[str, Any] | None) -> int:
+        """Where a delete ranks: its sequence number, or just above the version it removed,
+        read from the old image (so the item re-created with a higher version wins)."""
+        field = self.projector.version
+        if field is None:
+            return sequence_number
+        name = self.attribute_names[field]
+        if old_image is None or old_image.get(name) is None:
+            raise ValueError(
+                f"the REMOVE has no OldImage with the version attribute {name!r}: a projector "
+                "with a version needs the NEW_AND_OLD_IMAGES stream view"
+            )
+        annotation: Any = attrs.fields_dict(self.model)[field].type
+        try:
+            value = self._converter.structure(old_image[name], annotation)
+        except Exception as error:
+            raise ValueError(describe_error(error, self.attribute_names)) from None
+        return 2 * version_number(value, name) + 1
+
     def key_of(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
         """Row key (SQL-ready) from field values given by field name."""
         fields = attrs.fields_dict(self.model)
@@ -160,6 +215,12 @@ def compile_projector(
     unknown = set(projector.renames) - set(field_names)
     if unknown:
         raise TypeError(f"{projector.__qualname__}.renames names no field: {sorted(unknown)}")
+    if projector.version is not None and projector.version not in field_names:
+        raise TypeError(f"{projector.__qualname__}.version names no field: "
+                        f"{projector.version!r}; name a field among {sorted(field_names)}")
+    if projector.soft_delete and SOFT_DELETE_COLUMN in [c.name for c in columns]:
+        raise TypeError(f"{projector.__qualname__}: soft_delete adds the column "
+                        f"{SOFT_DELETE_COLUMN!r}, which the model already has; rename the field")
     names = dynamodb_names(projector)
     fast = fast or make_converter(detailed_validation=False)
     detailed = detailed or make_converter(detailed_validation=True)
@@ -178,6 +239,31 @@ def compile_projector(
         row_of=_row_builder(columns),
         check_row=row_checker(columns),
     )
+
+
+def version_number(value: Any, name: str = "version") -> int:
+    """A version as a non-negative integer that orders the same way: an integer as it is, a
+    timestamp (datetime or ISO-8601 text) as microseconds since 1970 UTC."""
+    if isinstance(value, str):
+        try:
+            value = datetime.datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"version attribute {name!r}: {value!r} is not an integer or an "
+                             "ISO-8601 timestamp") from None
+    if isinstance(value, datetime.datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=datetime.UTC)
+        delta = moment - _EPOCH
+        number = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    elif isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
+        number = int(value)
+    else:
+        raise ValueError(f"version attribute {name!r}: {value!r} is not an integer or an "
+                         "ISO-8601 timestamp")
+    if number < 0:
+        raise ValueError(f"version attribute {name!r}: {value!r} is negative")
+    return number
 
 
 def _row_builder(columns: tuple[Column, ...]) -> Callable[[Any], tuple[Any, ...]]:
