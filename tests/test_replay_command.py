@@ -42,3 +42,16 @@ def test_replay_of_a_missing_file_is_a_one_line_error(tmp_path, capsys):
     status = main(["replay", str(tmp_path / "nope.json"), "--database-url", "sqlite://"])
     assert status == 2
     assert capsys.readouterr().err.startswith("ddbproj replay: error: cannot read ")
+
+
+def test_replay_takes_an_invocation_record_from_the_failure_bucket(tmp_path, capsys):
+    events = StreamEventBuilder()
+    user = {"PK": "USER#1", "SK": "PROFILE", "entity_type": "User", "Id": 1, "Name": "a",
+            "Age": 1, "Height": 2, "Weight": 3}
+    record = {"requestContext": {"condition": "RetryAttemptsExhausted"},
+              "payload": json.dumps(events.event([events.insert(user)]))}
+    path = tmp_path / "failed.json"
+    path.write_text(json.dumps(record), encoding="utf-8")
+    status = main(["replay", str(path), "--database-url", f"sqlite:///{tmp_path / 'x.db'}"])
+    assert status == 0
+    assert "records=1 applied=1" in capsys.readouterr().out

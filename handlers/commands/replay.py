@@ -40,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
             event = json.load(handle)
     except (OSError, json.JSONDecodeError) as error:
         raise CommandError(f"cannot read {args.event}: {error}") from error
+    event = _unwrapped(event)
     processor = open_processor(args)
     records = event.get("Records") if isinstance(event, dict) else None
     filtered = 0
@@ -62,3 +63,15 @@ def run(args: argparse.Namespace) -> int:
     totals["filtered"] = filtered
     print(" ".join(f"{name}={value}" for name, value in totals.items()))
     return 0
+
+
+def _unwrapped(event: Any) -> Any:
+    """An invocation record from the S3 on-failure destination carries the original event
+    under ``payload`` (as JSON text or an object); a plain Lambda event is used as it is."""
+    if isinstance(event, dict) and "Records" not in event and "payload" in event:
+        payload = event["payload"]
+        try:
+            return json.loads(payload) if isinstance(payload, str) else payload
+        except json.JSONDecodeError as error:
+            raise CommandError(f"the invocation record's payload is not JSON: {error}") from error
+    return event
