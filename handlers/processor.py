@@ -99,6 +99,8 @@ class BatchProcessor:
             batch = parse_event(event)
             plan = plan_batch(batch, self.registry)
             result = self._apply(batch, plan, checkpoint, started)
+        if result.ok:
+            _log_dead_letters(plan)
         level = logging.INFO if result.ok else logging.ERROR
         fields = result.log_fields()
         message = fields.pop("message")
@@ -147,3 +149,12 @@ def _sequence_ids(batch: ParsedBatch) -> Iterator[str]:
     for malformed in batch.malformed:
         if malformed.sequence_id:
             yield malformed.sequence_id
+
+
+def _log_dead_letters(plan: BatchPlan) -> None:
+    """Each stored dead letter's error also reaches the logs, where alarms and people look."""
+    for letter in plan.dead_letters:
+        logger.warning("dead letter: %s", letter.error, extra={
+            "record_id": letter.record_id, "entity_type": letter.entity_type,
+            "table": letter.table, "sequence_number": letter.sequence_number,
+        })

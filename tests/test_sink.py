@@ -158,3 +158,15 @@ def test_unreachable_database_fails_the_whole_batch(sink):
     assert result.response == {"batchItemFailures": [
         {"itemIdentifier": r["dynamodb"]["SequenceNumber"]} for r in records]}
     assert sa.inspect(sink.engine).has_table("users")
+
+
+def test_dead_letter_errors_reach_the_log(sink, caplog):
+    events = StreamEventBuilder()
+    processor = BatchProcessor(sink.registry, sink)
+    bad = events.insert(user(5, Name=7))
+    with caplog.at_level("WARNING", logger="ddbproj"):
+        processor.process_event(events.event([bad]))
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [
+        f"dead letter: User (PK=USER#5, SK=PROFILE, seq {bad['dynamodb']['SequenceNumber']}): "
+        "attribute 'Name': expected a string, got N 7"
+    ]
