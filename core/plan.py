@@ -115,8 +115,17 @@ def plan_batch(batch: ParsedBatch, registry: ProjectorRegistry) -> BatchPlan:
     return plan
 
 
+_NO_NEW_IMAGE = ("the record has no NewImage: the stream view type must be NEW_IMAGE or "
+                 "NEW_AND_OLD_IMAGES")
+
+
 def _plan_record(record: ChangeRecord, registry: ProjectorRegistry, plan: BatchPlan) -> None:
     route = registry.route(record)
+    if isinstance(route, SkipReason) and record.routing_image is None and (
+            record.kind is not EventKind.REMOVE):
+        # no image says what the item is: a KEYS_ONLY stream cannot be projected
+        plan.dead_letters.append(_letter(record, None, _NO_NEW_IMAGE))
+        return
     if isinstance(route, SkipReason):
         problem = _retire_old_row(record, registry, plan, None, None)
         if problem is not None:
@@ -131,9 +140,7 @@ def _plan_record(record: ChangeRecord, registry: ProjectorRegistry, plan: BatchP
         _plan_remove(record, route, plan)
         return
     if record.raw_new_image is None:
-        plan.dead_letters.append(_letter(
-            record, route, "the record has no NewImage: the stream view type must be "
-            "NEW_IMAGE or NEW_AND_OLD_IMAGES"))
+        plan.dead_letters.append(_letter(record, route, _NO_NEW_IMAGE))
         return
     try:
         model = route.structure(record.new_image())
@@ -251,15 +258,15 @@ def describe_record(
     return f"{entity_type or 'record'} ({', '.join(parts)})"
 
 
-def _letter(record: ChangeRecord, route: CompiledProjector, reason: str) -> DeadLetter:
+def _letter(record: ChangeRecord, route: CompiledProjector | None, reason: str) -> DeadLetter:
+    entity_type = route.entity_type if route is not None else None
     return DeadLetter(
         record_id=_record_id(record.event_id, record.raw),
-        error=f"{describe_record(route.entity_type, record.keys, record.sequence_number)}: "
-        f"{reason}",
+        error=f"{describe_record(entity_type, record.keys, record.sequence_number)}: {reason}",
         raw_record=record.raw,
-        projector=route.name,
-        entity_type=route.entity_type,
-        table=route.table,
+        projector=route.name if route is not None else None,
+        entity_type=entity_type,
+        table=route.table if route is not None else None,
         keys=record.keys,
         sequence_number=record.sequence_number,
         event_kind=record.kind.value,
