@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Iterator
 from typing import Any
 
+from adapters.event_file import EventFileError, read_event_records
 from handlers.commands.common import (
     CommandError,
     add_database_options,
@@ -16,6 +18,7 @@ from handlers.commands.common import (
     event_filter,
     open_processor,
 )
+from handlers.processor import BatchResult
 
 DEFAULT_CHUNK = 10_000
 
@@ -37,30 +40,58 @@ def register(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         with open(args.event, encoding="utf-8") as handle:
-            event = json.load(handle)
-    except (OSError, json.JSONDecodeError) as error:
+            return _replay(args, handle)
+    except (OSError, EventFileError) as error:
         raise CommandError(f"cannot read {args.event}: {error}") from error
-    event = _unwrapped(event)
+
+
+def _replay(args: argparse.Namespace, handle: Any) -> int:
+    """Stream the records in chunks of ``--chunk``: one chunk alive at a time."""
+    records, document = read_event_records(handle)
     processor = open_processor(args)
-    records = event.get("Records") if isinstance(event, dict) else None
+    admitted = event_filter(args.filter_criteria, processor.registry)
+    if records is None:
+        event = _unwrapped(document)
+        listed = event.get("Records") if isinstance(event, dict) else None
+        if not isinstance(listed, list):
+            return _report([processor.process_event(event)], filtered=0)
+        records = iter(listed)
+    results = []
     filtered = 0
-    if isinstance(records, list):
-        admitted = event_filter(args.filter_criteria, processor.registry)
-        records, dropped = admitted.split(records)
-        filtered = len(dropped)
-    chunks = ([event] if not isinstance(records, list) else
-              [{"Records": records[i:i + args.chunk]} for i in range(0, len(records), args.chunk)])
-    totals = {"records": 0, "applied": 0, "skipped": 0, "dead_lettered": 0}
-    for chunk in chunks:
-        result = processor.process_event(chunk)
+    for chunk in _chunks(records, args.chunk):
+        kept, dropped = admitted.split(chunk)
+        filtered += len(dropped)
+        result = processor.process_event({"Records": kept})
         if not result.ok:
             print(f"batch failed, nothing of it committed: {result.error}")
             return 1
-        totals["records"] += result.records
-        totals["applied"] += result.applied
-        totals["skipped"] += sum(result.skipped.values())
-        totals["dead_lettered"] += result.dead_lettered
-    totals["filtered"] = filtered
+        results.append(result)
+    return _report(results, filtered=filtered)
+
+
+def _chunks(records: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for record in records:
+        chunk.append(record)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _report(results: list[BatchResult], *, filtered: int) -> int:
+    if any(not r.ok for r in results):
+        failed = next(r for r in results if not r.ok)
+        print(f"batch failed, nothing of it committed: {failed.error}")
+        return 1
+    totals = {
+        "records": sum(r.records for r in results),
+        "applied": sum(r.applied for r in results),
+        "skipped": sum(sum(r.skipped.values()) for r in results),
+        "dead_lettered": sum(r.dead_lettered for r in results),
+        "filtered": filtered,
+    }
     print(" ".join(f"{name}={value}" for name, value in totals.items()))
     return 0
 
