@@ -206,9 +206,9 @@ def test_the_projections_marker_chooses_the_projectors(projection_registry, proj
 
 @pytest.mark.mysql
 def test_the_tutorial_runs_as_written_in_a_project_of_its_own(tmp_path, mysql_server_url):
-    """The code blocks of docs/add-a-projector.md, copied into an empty project, pass with
+    """The code blocks of the README's tutorial, copied into an empty project, pass with
     nothing but the installed plugin."""
-    docs = pathlib.Path(__file__).resolve().parent.parent / "docs" / "add-a-projector.md"
+    docs = pathlib.Path(__file__).resolve().parent.parent / "README.md"
     blocks = re.findall(r"```python\n# (\S+)\n(.*?)```", docs.read_text(), flags=re.S)
     files = dict(blocks)
     assert sorted(files) == ["projections/products.py", "tests/test_products.py"]
