@@ -73,7 +73,13 @@ def dynamodb_tag(value: Any) -> str:
 
 
 def _got(value: Any) -> str:
-    text = repr(value) if not isinstance(value, str) else '"' + value + '"'
+    """What came, as the item's writer would recognise it: ``got S "x"``, ``got N 1.5``."""
+    if isinstance(value, str):
+        text = '"' + value + '"'
+    elif isinstance(value, Decimal) or (isinstance(value, int) and not isinstance(value, bool)):
+        text = str(value)
+    else:
+        text = repr(value)
     if len(text) > 40:
         text = text[:37] + "..."
     return f"got {dynamodb_tag(value)} {text}"
