@@ -218,7 +218,9 @@ def scanned_item(raw_item: Mapping[str, Any], key_names: Iterable[str]) -> Chang
         sequence_number=BACKFILL_SEQUENCE,
         sequence_id=str(BACKFILL_SEQUENCE),
         raw_new_image=raw_item,
-        raw={"eventName": "INSERT", "dynamodb": {"Keys": raw_keys, "NewImage": raw_item}},
+        # a complete record, so that a dead letter of a scanned item can be replayed
+        raw={"eventName": "INSERT", "dynamodb": {
+            "Keys": raw_keys, "NewImage": raw_item, "SequenceNumber": str(BACKFILL_SEQUENCE)}},
     )
 
 
@@ -227,6 +229,10 @@ def _creation_time(value: Any) -> datetime.datetime | None:
         return None
     if isinstance(value, datetime.datetime):
         return value if value.tzinfo else value.replace(tzinfo=datetime.UTC)
+    if isinstance(value, str) and not value.replace(".", "", 1).isdigit():
+        # a get_records datetime, as a stored dead letter writes it (ISO-8601)
+        moment = datetime.datetime.fromisoformat(value)
+        return moment if moment.tzinfo else moment.replace(tzinfo=datetime.UTC)
     return datetime.datetime.fromtimestamp(float(value), tz=datetime.UTC)
 
 
