@@ -213,7 +213,7 @@ def _kind_of(
     json_origins = (list, tuple, set, frozenset, dict, collections.abc.Mapping,
                     collections.abc.Sequence, collections.abc.Set)
     if origin in json_origins or attrs.has(hint) or hint is typing.Any:
-        return ColumnKind.JSON, jsontext.dumps, None
+        return ColumnKind.JSON, jsontext.writer_for(hint), None
     raise UnmappableField(f"{model.__name__}.{name}: no column type for annotation "
                           f"{_annotation_text(hint)}; {_advice(name, hint)}")
 

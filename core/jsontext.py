@@ -7,16 +7,19 @@ keeps every digit, writes bytes as base64, timestamps as ISO-8601 and sets as so
 from __future__ import annotations
 
 import base64
+import collections.abc
 import datetime
 import enum
 import json
-from collections.abc import Mapping
+import types
+import typing
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
 import attrs
 
-__all__ = ["dumps", "loads"]
+__all__ = ["dumps", "loads", "writer_for"]
 
 _encode_string = json.encoder.encode_basestring
 
@@ -91,3 +94,61 @@ def _decimal_text(value: Decimal) -> str:
 
 def _sort_key(value: Any) -> Any:
     return (type(value).__name__, value)
+
+
+def writer_for(annotation: Any) -> Callable[[Any], str]:
+    """A ``dumps`` specialised once for values of ``annotation`` (an attrs class, a list,
+    set or dict of known types): the same text, without per-value type dispatch."""
+    return _compile(annotation, depth=0)
+
+
+def _compile(annotation: Any, depth: int) -> Callable[[Any], str]:
+    if depth > 20:
+        return dumps
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        members = [a for a in args if a is not type(None)]
+        if len(members) != 1:
+            return dumps
+        inner = _compile(members[0], depth + 1)
+        return lambda value: "null" if value is None else inner(value)
+    if annotation is str:
+        return _encode_string  # type: ignore[no-any-return]
+    if annotation is int:
+        return _int_text
+    if annotation is Decimal:
+        return _decimal_text
+    if attrs.has(annotation) and not args:
+        return _attrs_writer(annotation, depth)
+    if origin in (list, tuple, collections.abc.Sequence) and args and (
+            origin is not tuple or (len(args) == 2 and args[1] is Ellipsis)):
+        item = _compile(args[0], depth + 1)
+        return lambda value: "[" + ",".join([item(v) for v in value]) + "]"
+    if origin in (set, frozenset, collections.abc.Set) and args:
+        item = _compile(args[0], depth + 1)
+        return lambda value: "[" + ",".join([item(v) for v in sorted(value, key=_sort_key)]) + "]"
+    if origin in (dict, collections.abc.Mapping) and len(args) == 2:
+        item = _compile(args[1], depth + 1)
+        return lambda value: "{" + ",".join(
+            [_encode_string(str(k)) + ":" + item(value[k]) for k in sorted(value, key=str)]
+        ) + "}"
+    return dumps
+
+
+def _attrs_writer(cls: type, depth: int) -> Callable[[Any], str]:
+    hints = typing.get_type_hints(cls)
+    fields = sorted(attrs.fields(cls), key=lambda f: f.name)
+    parts = [(f.name, _encode_string(f.name) + ":", _compile(hints.get(f.name, Any), depth + 1))
+             for f in fields]
+
+    def write(value: Any) -> str:
+        if type(value) is not cls:
+            return dumps(value)
+        return "{" + ",".join([head + w(getattr(value, name)) for name, head, w in parts]) + "}"
+
+    return write
+
+
+def _int_text(value: Any) -> str:
+    return str(value) if value.__class__ is int else dumps(value)
