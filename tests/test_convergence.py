@@ -11,6 +11,7 @@ of DynamoDB's final state.
 
 from __future__ import annotations
 
+import datetime
 import itertools
 from decimal import Decimal
 from typing import Any
@@ -224,3 +225,173 @@ def test_any_delivery_of_any_history_converges_to_dynamodb(projection_db, data):
     if not any(kind == "scan" for kind, _ in deliveries):
         backfill(sink, snapshots[0], 2)
     assert sql_tables(sink) == expected_tables(state)
+
+
+# -- projector options: soft delete and a version attribute ----------------------------
+
+
+@attrs.frozen
+class Note:
+    pk: str = attrs.field(metadata=column(length=32))
+    sk: str = attrs.field(metadata=column(length=32))
+    text: str
+
+
+class SoftNoteProjector(Projector[Note]):
+    entity_type = "Note"
+    model = Note
+    table = "conv_soft_notes"
+    key = ("pk", "sk")
+    renames = {"pk": "PK", "sk": "SK", "text": "Text"}
+    key_prefixes = {"PK": "N#"}
+    soft_delete = True
+
+
+@attrs.frozen
+class Doc:
+    pk: str = attrs.field(metadata=column(length=32))
+    sk: str = attrs.field(metadata=column(length=32))
+    body: str
+    version: int
+
+
+class VersionedDocProjector(Projector[Doc]):
+    entity_type = "Doc"
+    model = Doc
+    table = "conv_versioned_docs"
+    key = ("pk", "sk")
+    renames = {"pk": "PK", "sk": "SK", "body": "Body", "version": "Version"}
+    key_prefixes = {"PK": "D#"}
+    version = "version"
+
+
+@attrs.frozen
+class Page:
+    pk: str = attrs.field(metadata=column(length=32))
+    sk: str = attrs.field(metadata=column(length=32))
+    body: str
+    updated_at: datetime.datetime
+
+
+class TimestampedPageProjector(Projector[Page]):
+    entity_type = "Page"
+    model = Page
+    table = "conv_pages"
+    key = ("pk", "sk")
+    renames = {"pk": "PK", "sk": "SK", "body": "Body", "updated_at": "UpdatedAt"}
+    version = "updated_at"
+
+
+@pytest.fixture
+def options_sink(projection_db: SqlSink) -> SqlSink:
+    registry = ProjectorRegistry()
+    for projector in (SoftNoteProjector, VersionedDocProjector, TimestampedPageProjector):
+        registry.register(projector)
+    sink = SqlSink(projection_db.engine, registry)
+    sink.create_schema()
+    empty(sink)
+    return sink
+
+
+def select(sink: SqlSink, sql: str) -> list[tuple]:
+    with sink.engine.connect() as conn:
+        return [tuple(r) for r in conn.exec_driver_sql(sql).all()]
+
+
+def note(text: str) -> dict[str, Any]:
+    return {"PK": "N#1", "SK": "A", "entity_type": "Note", "Text": text}
+
+
+def test_soft_delete_marks_the_row_and_a_newer_insert_clears_the_mark(options_sink):
+    removed_at = datetime.datetime(2024, 7, 20, 12, 30, 23, tzinfo=datetime.UTC)
+    events = StreamEventBuilder(created_at=removed_at)
+    processor = BatchProcessor(options_sink.registry, options_sink)
+    first, second = events.insert(note("one")), events.modify(note("one"), note("two"))
+    remove = events.remove(note("two"))
+    rows = "SELECT pk, text, deleted_at, ddbproj_seq FROM conv_soft_notes"
+
+    processor.process_event(events.event([first]))
+    processor.process_event(events.event([remove]))  # before the MODIFY it follows
+    mark = removed_at.replace(tzinfo=None)
+    seq = int(remove["dynamodb"]["SequenceNumber"])
+    assert select(options_sink, rows) == [("N#1", "two", mark, seq)]  # the last image, kept
+    processor.process_event(events.event([second, first]))  # late older changes: ignored
+    assert select(options_sink, rows) == [("N#1", "two", mark, seq)]
+
+    again = events.insert(note("three"))
+    processor.process_event(events.event([again, remove]))
+    assert select(options_sink, rows) == [
+        ("N#1", "three", None, int(again["dynamodb"]["SequenceNumber"]))]
+    assert select(options_sink, "SELECT COUNT(*) FROM ddbproj_tomb_conv_soft_notes") == [(0,)]
+
+
+def test_soft_delete_of_keys_only_remove_waits_for_the_row(options_sink):
+    """A REMOVE without OldImage, delivered before the INSERT it follows, leaves a
+    tombstone with its mark; the INSERT then arrives as a row already deleted."""
+    removed_at = datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=datetime.UTC)
+    events = StreamEventBuilder(created_at=removed_at)
+    processor = BatchProcessor(options_sink.registry, options_sink)
+    first = events.insert(note("one"))
+    remove = events.remove({"PK": "N#1", "SK": "A"})
+    assert "OldImage" not in remove["dynamodb"]
+    processor.process_event(events.event([remove]))
+    assert select(options_sink, "SELECT pk FROM ddbproj_tomb_conv_soft_notes") == [("N#1",)]
+    processor.process_event(events.event([first]))
+    assert select(options_sink, "SELECT text, deleted_at FROM conv_soft_notes") == [
+        ("one", removed_at.replace(tzinfo=None))]
+    assert select(options_sink, "SELECT COUNT(*) FROM ddbproj_tomb_conv_soft_notes") == [(0,)]
+
+
+def doc(version: int, body: str) -> dict[str, Any]:
+    return {"PK": "D#1", "SK": "A", "entity_type": "Doc", "Body": body, "Version": version}
+
+
+def test_a_version_attribute_orders_changes_whatever_their_sequence_numbers(options_sink):
+    """Across a shard split the stream order of two shards is not comparable: here the
+    newer version comes with the lower sequence number, and still wins."""
+    newer_shard = StreamEventBuilder(start_sequence=100)
+    older_shard = StreamEventBuilder(start_sequence=900)
+    processor = BatchProcessor(options_sink.registry, options_sink)
+    v2 = newer_shard.modify(doc(1, "one"), doc(2, "two"))
+    v1 = older_shard.insert(doc(1, "one"))
+    rows = "SELECT body, version, ddbproj_seq FROM conv_versioned_docs"
+
+    processor.process_event(newer_shard.event([v2]))
+    processor.process_event(older_shard.event([v1]))
+    assert select(options_sink, rows) == [("two", 2, 4)]  # rank 2 x version
+
+    # a delete ranks just above the version it removed: later stale images stay out ...
+    gone = newer_shard.remove(doc(2, "two"))
+    processor.process_event(newer_shard.event([gone, v1, v2]))
+    assert select(options_sink, rows) == []
+    assert select(options_sink, "SELECT ddbproj_seq FROM ddbproj_tomb_conv_versioned_docs") == [
+        (5,)]
+    # ... and the item created again with a higher version comes back
+    processor.process_event(older_shard.event([older_shard.insert(doc(3, "three")), gone]))
+    assert select(options_sink, rows) == [("three", 3, 6)]
+
+
+def test_a_versioned_remove_needs_its_old_image(options_sink):
+    events = StreamEventBuilder(start_sequence=100)
+    result = BatchProcessor(options_sink.registry, options_sink).process_event(
+        events.event([events.remove({"PK": "D#1", "SK": "A"})]))
+    assert result.dead_lettered == 1
+    assert select(options_sink, "SELECT error FROM ddbproj_dead_letters") == [(
+        "Doc (PK=D#1, SK=A, seq 100): the REMOVE has no OldImage with the version attribute "
+        "'Version': a projector with a version needs the NEW_AND_OLD_IMAGES stream view",)]
+
+
+def test_a_timestamp_version_orders_by_time_not_by_text(options_sink):
+    events = StreamEventBuilder()
+    processor = BatchProcessor(options_sink.registry, options_sink)
+
+    def page(body: str, when: str) -> dict[str, Any]:
+        return {"PK": "P#1", "SK": "A", "entity_type": "Page", "Body": body, "UpdatedAt": when}
+
+    # 10:00+09:00 is 01:00 UTC: later than 00:30Z although its text sorts first
+    later = events.insert(page("later", "2024-05-01T10:00:00+09:00"))
+    earlier = events.insert(page("earlier", "2024-05-01T00:30:00.000001Z"))
+    processor.process_event(events.event([later]))
+    processor.process_event(events.event([earlier]))
+    assert select(options_sink, "SELECT body, updated_at FROM conv_pages") == [
+        ("later", datetime.datetime(2024, 5, 1, 1, 0))]
