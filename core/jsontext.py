@@ -114,7 +114,7 @@ def _compile(annotation: Any, depth: int) -> Callable[[Any], str]:
         inner = _compile(members[0], depth + 1)
         return lambda value: "null" if value is None else inner(value)
     if annotation is str:
-        return _encode_string  # type: ignore[no-any-return]
+        return _encode_string
     if annotation is int:
         return _int_text
     if annotation is Decimal:
