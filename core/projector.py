@@ -49,7 +49,7 @@ class Projector(Generic[M]):
     ``soft_delete`` marks removed rows (a ``deleted_at`` column) instead of deleting them.
     ``version`` names a field (an integer the writers increment, or a timestamp) that
     orders an item's changes instead of the stream sequence number: use it when changes of
-    one item can arrive from different shards (docs/delivery-guarantees.md).
+    one item can arrive from different shards (README, "Delivery guarantees").
     """
 
     entity_type: ClassVar[str]
