@@ -39,6 +39,8 @@ __all__ = ["Checkpoint", "SqlSink"]
 
 #: Keys per IN (...) list: well under every server's placeholder limit.
 KEY_CHUNK = 500
+#: Keys per tombstone lookup: a read, so larger lists pay (fewer round trips).
+PROBE_CHUNK = 2000
 
 
 @attrs.frozen
@@ -151,13 +153,26 @@ class SqlSink:
             run(stmts.tombstone_upsert, deletes)
         if upserts:
             run(stmts.row_upsert, upserts)
-        touched = [stmts.key_params(key) for key in changes.changes]
-        upserted = touched if stmts.soft_delete else [
-            stmts.key_params(key) for key, (_, row) in changes.changes.items() if row is not None]
-        for chunk in _chunks(touched, KEY_CHUNK):
+        # only keys that have a tombstone can need a purge or a clear; looked up after the
+        # upserts, so a delete committed meanwhile by another transaction is seen
+        for chunk in _chunks(self._tombstoned(conn, stmts, changes, bool(deletes)), KEY_CHUNK):
             run(stmts.purge(len(chunk)), tuple(_flatten(chunk)))
-        for chunk in _chunks(upserted, KEY_CHUNK):
             run(stmts.clear(len(chunk)), tuple(_flatten(chunk)))
+
+    @staticmethod
+    def _tombstoned(
+        conn: sa.Connection, stmts: _TableStatements, changes: TableChanges, deleted: bool
+    ) -> list[tuple[Any, ...]]:
+        """The batch's keys that have a tombstone (as stored): usually none at all."""
+        run = conn.exec_driver_sql
+        if not deleted and run(stmts.any_tombstone).first() is None:
+            return []
+        keys = [stmts.key_params(key) for key in changes.changes]
+        found: list[tuple[Any, ...]] = []
+        for chunk in _chunks(keys, PROBE_CHUNK):
+            found.extend(tuple(row) for row in run(stmts.probe(len(chunk)),
+                                                   tuple(_flatten(chunk))))
+        return found
 
     def _statements_for(self, projector: CompiledProjector) -> _TableStatements:
         stmts = self._statements.get(projector.table)
@@ -286,6 +301,8 @@ class _TableStatements:
             f"(SELECT 1 FROM {table} r WHERE {match('r', tomb)} "
             f"AND r.{seq} {newer_row} {tomb}.{seq})"
         )
+        self.any_tombstone = f"SELECT 1 FROM {tomb} LIMIT 1"
+        self._probe = f"SELECT {', '.join(keys)} FROM {tomb} WHERE {key_list} IN ({{marks}})"
         self._one_key = one_key
         self._sqlite_seq = self.sqlite
 
@@ -294,6 +311,9 @@ class _TableStatements:
 
     def clear(self, count: int) -> str:
         return self._clear.replace("{marks}", ", ".join([self._one_key] * count))
+
+    def probe(self, count: int) -> str:
+        return self._probe.replace("{marks}", ", ".join([self._one_key] * count))
 
     def seq(self, sequence_number: int) -> Any:
         return str(sequence_number).zfill(SEQ_WIDTH) if self._sqlite_seq else sequence_number
