@@ -17,7 +17,7 @@ from typing import Any
 import attrs
 
 from core import jsontext
-from core.dynamodb_json import DecodeError
+from core.dynamodb_json import DecodeError, decode_attributes
 from core.projector import CompiledProjector
 from core.records import ChangeRecord, EventKind, MalformedRecord, ParsedBatch
 from core.registry import ProjectorRegistry, SkipReason
@@ -223,7 +223,7 @@ def _retire_old_row(
     if previous is None:
         return None
     try:
-        image = record.old_image()
+        image = decode_attributes(old, previous.identity_attributes)
     except DecodeError:
         return None
     old_key = previous.key_of_image(image)

@@ -104,6 +104,9 @@ class CompiledProjector:
     _converter: cattrs.Converter = attrs.field(repr=False)
     row_of: Callable[[Any], tuple[Any, ...]] = attrs.field(repr=False)
     check_row: Callable[[tuple[Any, ...]], str | None] = attrs.field(repr=False)
+    #: DynamoDB attributes that say which row an image is and how it ranks (key, version):
+    #: all of an old image a MODIFY or REMOVE needs to decode.
+    identity_attributes: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -238,6 +241,8 @@ def compile_projector(
         converter=fast,
         row_of=_row_builder(columns),
         check_row=row_checker(columns),
+        identity_attributes=tuple(
+            names[field] for field in (*projector.key, *filter(None, [projector.version]))),
     )
 
 
