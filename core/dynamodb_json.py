@@ -186,8 +186,11 @@ def _diagnose_value(av: Any, path: str) -> DecodeError | None:
         return DecodeError(path, f"expected a typed attribute value, got {type(av).__name__}")
     present = [tag for tag, val in av.items() if val is not None] if len(av) > 1 else list(av)
     if len(present) != 1:
-        tags = ", ".join(repr(t) for t in av)
-        return DecodeError(path, f"expected exactly one type tag, got {tags or 'none'}")
+        if not present:
+            what = "none" if not av else "only null ones (" + ", ".join(repr(t) for t in av) + ")"
+        else:
+            what = ", ".join(repr(t) for t in present)
+        return DecodeError(path, f"expected exactly one type tag, got {what}")
     tag = present[0]
     val = av[tag]
     if tag not in _TAGS:

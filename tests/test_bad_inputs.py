@@ -82,8 +82,7 @@ CASES: dict[str, tuple[Callable[[StreamEventBuilder], Any], tuple[str, Any]]] = 
     "SDK-style value with two non-null tags": (
         lambda e: edited(e.insert(user(2)), lambda r: r["dynamodb"]["NewImage"].update(
             Age={**dict.fromkeys(TAGS), "N": "17", "S": "17"})),
-        ("dead", f"User ({GOOD}): NewImage.Age: expected exactly one type tag, got "
-                 "'S', 'N', 'B', 'SS', 'NS', 'BS', 'M', 'L', 'NULL', 'BOOL'")),
+        ("dead", f"User ({GOOD}): NewImage.Age: expected exactly one type tag, got 'S', 'N'")),
     "wrong attribute type": (
         lambda e: e.insert(user(2, Age="seventeen")),
         ("dead", f"User ({GOOD}): attribute 'Age': expected a number, got S \"seventeen\"")),

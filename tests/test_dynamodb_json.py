@@ -126,3 +126,10 @@ def test_decode_attributes_decodes_only_the_named_ones():
     assert decode_attributes(image, ["Id", "PK", "Missing"]) == {"Id": 7, "PK": "U#1"}
     with pytest.raises(DecodeError, match=r"OldImage\.Bad: N: invalid value 'x'"):
         decode_attributes(image, ["Bad"])
+
+
+def test_a_value_whose_tags_are_all_null_says_so():
+    with pytest.raises(DecodeError) as caught:
+        decode_image({"Age": {"S": None, "N": None}}, "NewImage")
+    assert str(caught.value) == (
+        "NewImage.Age: expected exactly one type tag, got only null ones ('S', 'N')")
