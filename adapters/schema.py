@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 from sqlalchemy.types import UserDefinedType
 
+from adapters.engine import is_mysql
 from core.columns import Column, ColumnKind
 from core.projector import SOFT_DELETE_COLUMN
 from core.registry import ProjectorRegistry
@@ -86,6 +87,17 @@ def sql_type(col: Column) -> sa.types.TypeEngine[Any]:
 def _deleted_at_column(name: str) -> sa.Column[Any]:
     return sa.Column(name, sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb"),
                      nullable=True)
+
+
+def key_collation(conn: sa.Connection) -> str | None:
+    """The collation that compares keys as DynamoDB does (binary, no padding) on this
+    server, or None where the database has no such setting."""
+    if not is_mysql(conn.dialect):
+        return None
+    version = str(conn.exec_driver_sql("SELECT VERSION()").scalar_one())
+    if "mariadb" in version.lower():
+        return "utf8mb4_nopad_bin"
+    return "utf8mb4_0900_bin" if version[:1] >= "8" else "utf8mb4_bin"
 
 
 def tombstone_table_name(table: str) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 import attrs
 import sqlalchemy as sa
 
-from adapters.engine import is_mysql
+from adapters.schema import key_collation
 
 __all__ = ["Drift", "check_schema", "key_collation"]
 
@@ -30,17 +30,6 @@ class Drift:
     def __str__(self) -> str:
         where = self.table if self.column is None else f"{self.table}.{self.column}"
         return f"{where}: {self.problem}"
-
-
-def key_collation(conn: sa.Connection) -> str | None:
-    """The collation that compares keys as DynamoDB does (binary, no padding) on this
-    server, or None where the database has no such setting."""
-    if not is_mysql(conn.dialect):
-        return None
-    version = str(conn.exec_driver_sql("SELECT VERSION()").scalar_one())
-    if "mariadb" in version.lower():
-        return "utf8mb4_nopad_bin"
-    return "utf8mb4_0900_bin" if version[:1] >= "8" else "utf8mb4_bin"
 
 
 def check_schema(conn: sa.Connection, metadata: sa.MetaData) -> list[Drift]:

@@ -27,6 +27,7 @@ from adapters.schema import (
     SEQ_COLUMN,
     SEQ_WIDTH,
     build_metadata,
+    key_collation,
     tombstone_table_name,
 )
 from core import jsontext
@@ -83,10 +84,7 @@ class SqlSink:
         if not is_mysql(self.engine.dialect):
             return None
         with self.engine.connect() as conn:
-            version = conn.exec_driver_sql("SELECT VERSION()").scalar_one()
-        if "mariadb" in str(version).lower():
-            return "utf8mb4_nopad_bin"
-        return "utf8mb4_0900_bin" if str(version)[:1] >= "8" else "utf8mb4_bin"
+            return key_collation(conn)
 
     def create_schema(self) -> list[str]:
         """Create the tables that do not exist yet; returns their names."""

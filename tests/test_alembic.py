@@ -11,8 +11,7 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 
 from adapters.engine import make_engine, normalise_url
-from adapters.schema import build_metadata
-from adapters.schema_check import key_collation
+from adapters.schema import build_metadata, key_collation
 from core import load_registry
 from handlers.cli import main
 

@@ -10,8 +10,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.schema import CreateTable
 
-from adapters.schema import build_metadata
-from adapters.schema_check import check_schema, key_collation
+from adapters.schema import build_metadata, key_collation
+from adapters.schema_check import check_schema
 from adapters.sink import SqlSink
 from handlers.commands.common import (
     CommandError,

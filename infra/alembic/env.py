@@ -13,8 +13,7 @@ import sqlalchemy as sa
 from alembic import context
 
 from adapters.engine import make_engine
-from adapters.schema import build_metadata
-from adapters.schema_check import key_collation
+from adapters.schema import build_metadata, key_collation
 from core.loading import load_registry
 from handlers.settings import Settings
 
