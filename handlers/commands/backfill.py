@@ -28,9 +28,10 @@ from handlers.commands.common import (
     CommandError,
     add_aws_options,
     add_database_options,
+    aws_client,
     open_processor,
+    stop_on_sigint,
 )
-from handlers.commands.run import aws_client, stop_on_sigint
 from handlers.processor import BatchProcessor, paused_gc
 
 __all__ = ["Backfill", "BackfillStats", "ProgressMeter"]

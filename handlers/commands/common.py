@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import attrs
@@ -26,10 +31,12 @@ __all__ = [
     "add_aws_options",
     "add_database_options",
     "add_filter_option",
+    "aws_client",
     "event_filter",
     "open_engine",
     "open_processor",
     "open_registry",
+    "stop_on_sigint",
 ]
 
 
@@ -134,3 +141,32 @@ def event_filter(path: str | None, registry: ProjectorRegistry) -> EventFilter:
         raise CommandError(f"cannot read {path}: {error}") from error
     except (FilterPatternError, FilterCriteriaError) as error:
         raise CommandError(f"filter criteria: {error}") from error
+
+
+def aws_client(args: argparse.Namespace, service: str) -> Any:
+    """A boto3 client honouring ``--endpoint-url`` and ``--region``."""
+    import boto3
+
+    factory: Any = boto3.client
+    return factory(service, endpoint_url=args.endpoint_url, region_name=args.region)
+
+
+@contextlib.contextmanager
+def stop_on_sigint(stop: threading.Event, what: str) -> Iterator[None]:
+    """First Ctrl-C: finish the current page, then stop. Second Ctrl-C: stop at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handle(_signum: int, _frame: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        print(f"stopping {what} after the current page (Ctrl-C again to abort)",
+              file=sys.stderr)
+        stop.set()
+
+    previous = signal.signal(signal.SIGINT, handle)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -9,13 +9,11 @@ at any moment neither skips nor repeats a record.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
-import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -38,8 +36,10 @@ from handlers.commands.common import (
     add_aws_options,
     add_database_options,
     add_filter_option,
+    aws_client,
     event_filter,
     open_processor,
+    stop_on_sigint,
 )
 from handlers.processor import BatchProcessor, BatchResult
 
@@ -228,35 +228,6 @@ def register(commands: Any) -> None:
     add_database_options(parser)
     add_filter_option(parser)
     parser.set_defaults(run=run)
-
-
-def aws_client(args: argparse.Namespace, service: str) -> Any:
-    """A boto3 client honouring ``--endpoint-url`` and ``--region``."""
-    import boto3
-
-    factory: Any = boto3.client
-    return factory(service, endpoint_url=args.endpoint_url, region_name=args.region)
-
-
-@contextlib.contextmanager
-def stop_on_sigint(stop: threading.Event, what: str) -> Iterator[None]:
-    """First Ctrl-C: finish the current page, then stop. Second Ctrl-C: stop at once."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handle(_signum: int, _frame: Any) -> None:
-        if stop.is_set():
-            raise KeyboardInterrupt
-        print(f"stopping {what} after the current page (Ctrl-C again to abort)",
-              file=sys.stderr)
-        stop.set()
-
-    previous = signal.signal(signal.SIGINT, handle)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -16,9 +16,9 @@ from handlers.commands.common import (
     CommandError,
     add_aws_options,
     add_database_options,
+    aws_client,
     open_processor,
 )
-from handlers.commands.run import aws_client
 from handlers.processor import BatchProcessor
 
 
