@@ -67,10 +67,10 @@ class TableChanges:
         current = self.changes.get(key)
         if current is None or sequence_number > current[0]:
             self.changes[key] = (sequence_number, row)
-            if deleted_at is None:
-                self.deleted_at.pop(key, None)
-            else:
+            if deleted_at is not None:
                 self.deleted_at[key] = deleted_at
+            elif self.deleted_at:
+                self.deleted_at.pop(key, None)
 
     def upserts(self) -> list[tuple[int, Row]]:
         return [(seq, row) for seq, row in self.changes.values() if row is not None]
@@ -143,7 +143,8 @@ def _plan_record(record: ChangeRecord, registry: ProjectorRegistry, plan: BatchP
         plan.dead_letters.append(_letter(record, route, _NO_NEW_IMAGE))
         return
     try:
-        model = route.structure(record.new_image())
+        model = route.structure(decode_attributes(
+            record.raw_new_image, route.image_attributes, "NewImage"))
         rank = route.upsert_rank(record.sequence_number, model)
     except (DecodeError, ValueError) as error:
         plan.dead_letters.append(_letter(record, route, str(error)))

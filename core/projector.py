@@ -107,6 +107,8 @@ class CompiledProjector:
     #: DynamoDB attributes that say which row an image is and how it ranks (key, version):
     #: all of an old image a MODIFY or REMOVE needs to decode.
     identity_attributes: tuple[str, ...] = ()
+    #: Every DynamoDB attribute the model reads: all of a new image worth decoding.
+    image_attributes: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -241,6 +243,7 @@ def compile_projector(
         converter=fast,
         row_of=_row_builder(columns),
         check_row=row_checker(columns),
+        image_attributes=tuple(names.values()),
         identity_attributes=tuple(
             names[field] for field in (*projector.key, *filter(None, [projector.version]))),
     )

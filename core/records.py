@@ -43,9 +43,12 @@ class EventKind(enum.Enum):
 _KINDS = {kind.value: kind for kind in EventKind}
 
 
-@attrs.frozen(slots=True)
+@attrs.define(slots=True, eq=True)
 class ChangeRecord:
-    """One change of one item. ``sequence_number`` orders changes of the same item."""
+    """One change of one item. ``sequence_number`` orders changes of the same item.
+
+    Read-only by convention, not frozen: one is built per record on the hot path, and a
+    frozen attrs class costs four times as much to construct."""
 
     kind: EventKind
     keys: dict[str, Any]
