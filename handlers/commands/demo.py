@@ -149,7 +149,8 @@ class _InProcessScans:
     """``describe_table`` and ``scan`` with boto3's answer shape, read straight from the
     in-process moto backend. moto turns each response into wire JSON attribute by
     attribute (over a millisecond per item), which would make the demo's two full scans
-    take most of a minute; ``backfill`` and ``verify`` go through boto3 everywhere else."""
+    take most of a minute; ``backfill`` and ``verify`` go through boto3 everywhere else.
+    Should another moto version change its backend, the scan falls back to boto3."""
 
     def __init__(self, client: Any) -> None:
         self.client = client
@@ -167,15 +168,26 @@ class _InProcessScans:
         Limit: int | None = None,
         ConsistentRead: bool = False,
     ) -> dict[str, Any]:
-        from moto.core.models import DEFAULT_ACCOUNT_ID
-        from moto.dynamodb.models import dynamodb_backends
-        from moto.dynamodb.models.utilities import dynamo_to_dict
+        try:
+            from moto.core.models import DEFAULT_ACCOUNT_ID
+            from moto.dynamodb.models import dynamodb_backends
+            from moto.dynamodb.models.utilities import dynamo_to_dict
 
-        backend = dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION]
-        segments: Any = (Segment, TotalSegments)
-        items, _, last_key = backend.scan(
-            TableName, {}, Limit, ExclusiveStartKey, None, {}, {}, None,  # type: ignore[arg-type]
-            ConsistentRead, None, segments)
+            backend = dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION]
+            segments: Any = (Segment, TotalSegments)
+            scan: Any = backend.scan
+            items, _, last_key = scan(TableName, {}, Limit, ExclusiveStartKey, None, {}, {},
+                                      None, ConsistentRead, None, segments)
+        except (ImportError, AttributeError, TypeError, KeyError, ValueError):
+            arguments = {"TableName": TableName, "ConsistentRead": ConsistentRead}
+            if TotalSegments is not None:
+                arguments |= {"Segment": Segment, "TotalSegments": TotalSegments}
+            if ExclusiveStartKey:
+                arguments["ExclusiveStartKey"] = ExclusiveStartKey
+            if Limit:
+                arguments["Limit"] = Limit
+            page: dict[str, Any] = self.client.scan(**arguments)
+            return page
         answer: dict[str, Any] = {"Items": dynamo_to_dict([item.attrs for item in items])}
         if last_key:
             answer["LastEvaluatedKey"] = dynamo_to_dict(last_key)
