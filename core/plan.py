@@ -223,6 +223,10 @@ def _retire_old_row(
     previous = registry.get(old_type) if isinstance(old_type, str) else None
     if previous is None:
         return None
+    new = record.raw_new_image
+    if new is not None and new.get(registry.type_attribute) == tagged and all(
+            old.get(name) == new.get(name) for name in previous.key_attributes):
+        return None  # same type, same key: the usual MODIFY, decided without decoding
     try:
         image = decode_attributes(old, previous.identity_attributes)
     except DecodeError:

@@ -109,6 +109,8 @@ class CompiledProjector:
     identity_attributes: tuple[str, ...] = ()
     #: Every DynamoDB attribute the model reads: all of a new image worth decoding.
     image_attributes: tuple[str, ...] = ()
+    #: The DynamoDB attributes of the row key.
+    key_attributes: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -244,6 +246,7 @@ def compile_projector(
         row_of=_row_builder(columns),
         check_row=row_checker(columns),
         image_attributes=tuple(names.values()),
+        key_attributes=tuple(names[field] for field in projector.key),
         identity_attributes=tuple(
             names[field] for field in (*projector.key, *filter(None, [projector.version]))),
     )
