@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime
 import enum
+import types
+import typing
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from typing import Any
@@ -22,7 +24,15 @@ from cattrs.errors import (
     IterableValidationNote,
 )
 
-__all__ = ["StructureError", "describe_error", "dynamodb_tag", "make_converter"]
+from core.dynamodb_json import decode_value
+
+__all__ = [
+    "StructureError",
+    "describe_error",
+    "dynamodb_tag",
+    "make_converter",
+    "make_typed_converter",
+]
 
 
 class StructureError(ValueError):
@@ -213,3 +223,70 @@ def _leaf_text(error: BaseException) -> str:
     if isinstance(error, TypeError | ValueError | AttributeError):
         return f"invalid value ({error})"
     return f"{type(error).__name__}: {error}"
+
+
+# -- structuring straight from DynamoDB JSON ----------------------------------------------
+
+
+class _NotPlain(Exception):
+    """A value the typed fast path does not read itself; the caller takes the slow path."""
+
+
+def make_typed_converter(plain: cattrs.Converter) -> cattrs.Converter:
+    """A converter whose input is the DynamoDB JSON of a value (``{"N": "17"}``).
+
+    Strings, integers, booleans and NULLs of optional fields are read in place; any other
+    value is decoded and handed to ``plain``. It saves the decoded copy of every image on
+    the hot path. It never explains a failure: the caller then decodes the image and
+    structures it with the detailed converter, for the exact error message.
+    """
+    typed = cattrs.Converter(detailed_validation=False)
+
+    def decoded(av: Any, cls: Any) -> Any:
+        return plain.structure(decode_value(av), cls)
+
+    def optional(cls: Any) -> Any:
+        inner_type = next(a for a in typing.get_args(cls) if a is not type(None))
+
+        def structure(av: Any, _: Any) -> Any:
+            if av.get("NULL") is True and len(av) == 1:
+                return None
+            return typed.structure(av, inner_type)
+
+        return structure
+
+    typed.register_structure_hook_func(lambda _: True, decoded)
+    typed.register_structure_hook_factory(_is_optional, optional)
+    typed.register_structure_hook(str, _typed_str)
+    typed.register_structure_hook(int, _typed_int)
+    typed.register_structure_hook(bool, _typed_bool)
+    for cls in (float, bytes):
+        typed.register_structure_hook(cls, decoded)
+    return typed
+
+
+def _is_optional(cls: Any) -> bool:
+    args = typing.get_args(cls)
+    return (typing.get_origin(cls) in (typing.Union, types.UnionType)
+            and type(None) in args and len(args) == 2)
+
+
+def _typed_str(av: Any, _: type) -> str:
+    value = av.get("S")
+    if value.__class__ is str and len(av) == 1:
+        return value
+    raise _NotPlain
+
+
+def _typed_int(av: Any, _: type) -> int:
+    value = av.get("N")
+    if value.__class__ is str and len(av) == 1:
+        return int(value)
+    raise _NotPlain
+
+
+def _typed_bool(av: Any, _: type) -> bool:
+    value = av.get("BOOL")
+    if (value is True or value is False) and len(av) == 1:
+        return value
+    raise _NotPlain

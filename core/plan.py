@@ -143,8 +143,7 @@ def _plan_record(record: ChangeRecord, registry: ProjectorRegistry, plan: BatchP
         plan.dead_letters.append(_letter(record, route, _NO_NEW_IMAGE))
         return
     try:
-        model = route.structure(decode_attributes(
-            record.raw_new_image, route.image_attributes, "NewImage"))
+        model = route.structure_image(record.raw_new_image)
         rank = route.upsert_rank(record.sequence_number, model)
     except (DecodeError, ValueError) as error:
         plan.dead_letters.append(_letter(record, route, str(error)))

@@ -18,7 +18,8 @@ import cattrs
 from cattrs.gen import make_dict_structure_fn, override
 
 from core.columns import Column, columns_of
-from core.converter import describe_error, make_converter
+from core.converter import describe_error, make_converter, make_typed_converter
+from core.dynamodb_json import decode_attributes
 from core.limits import row_checker
 
 __all__ = [
@@ -101,6 +102,7 @@ class CompiledProjector:
     attribute_names: dict[str, str]
     _fast: Callable[[Mapping[str, Any], Any], Any] = attrs.field(repr=False)
     _detailed: Callable[[Mapping[str, Any], Any], Any] = attrs.field(repr=False)
+    _typed: Callable[[Mapping[str, Any], Any], Any] = attrs.field(repr=False)
     _converter: cattrs.Converter = attrs.field(repr=False)
     row_of: Callable[[Any], tuple[Any, ...]] = attrs.field(repr=False)
     check_row: Callable[[tuple[Any, ...]], str | None] = attrs.field(repr=False)
@@ -127,6 +129,15 @@ class CompiledProjector:
     @property
     def model(self) -> type[Any]:
         return self.projector.model
+
+    def structure_image(self, raw_image: Mapping[str, Any], path: str = "NewImage") -> Any:
+        """A raw image (DynamoDB JSON) -> model, read in place when it is well formed;
+        otherwise decoded and structured again, for the error naming the attribute path."""
+        try:
+            return self._typed(raw_image, self.model)
+        except Exception:
+            pass
+        return self.structure(decode_attributes(raw_image, self.image_attributes, path))
 
     def structure(self, image: Mapping[str, Any]) -> Any:
         """Image -> model; raises ``ValueError`` naming every bad attribute path."""
@@ -242,6 +253,8 @@ def compile_projector(
             projector.model, detailed, _cattrs_detailed_validation=True,
             **overrides,  # type: ignore[arg-type]
         ),
+        typed=make_dict_structure_fn(
+            projector.model, make_typed_converter(fast), **overrides),  # type: ignore[arg-type]
         converter=fast,
         row_of=_row_builder(columns),
         check_row=row_checker(columns),
