@@ -119,21 +119,16 @@ _NO_NEW_IMAGE = ("the record has no NewImage: the stream view type must be NEW_I
                  "NEW_AND_OLD_IMAGES")
 
 
+_REMOVE = EventKind.REMOVE
+_MODIFY = EventKind.MODIFY
+
+
 def _plan_record(record: ChangeRecord, registry: ProjectorRegistry, plan: BatchPlan) -> None:
     route = registry.route(record)
-    if isinstance(route, SkipReason) and record.routing_image is None and (
-            record.kind is not EventKind.REMOVE):
-        # no image says what the item is: a KEYS_ONLY stream cannot be projected
-        plan.dead_letters.append(_letter(record, None, _NO_NEW_IMAGE))
-        return
     if isinstance(route, SkipReason):
-        problem = _retire_old_row(record, registry, plan, None, None)
-        if problem is not None:
-            plan.dead_letters.append(_letter(record, problem[0], problem[1]))
-            return
-        plan.skipped[route.value] += 1
+        _plan_skip(record, registry, plan, route)
         return
-    if record.kind is EventKind.REMOVE:
+    if record.kind is _REMOVE:
         if record.is_ttl_delete and route.projector.keep_expired:
             plan.skipped[SkipReason.EXPIRED_KEPT.value] += 1
             return
@@ -153,13 +148,28 @@ def _plan_record(record: ChangeRecord, registry: ProjectorRegistry, plan: BatchP
     if problem_text is not None:
         plan.dead_letters.append(_letter(record, route, problem_text))
         return
-    key = tuple(row[i] for i in route.key_indexes)
-    problem = _retire_old_row(record, registry, plan, route.table, key)
+    key = route.key_of_row(row)
+    if record.kind is _MODIFY and record.raw_old_image is not None:
+        problem = _retire_old_row(record, registry, plan, route.table, key)
+        if problem is not None:
+            plan.dead_letters.append(_letter(record, problem[0], problem[1]))
+            return
+    plan.table(route).add(key, rank, row)
+    plan.applied += 1
+
+
+def _plan_skip(
+    record: ChangeRecord, registry: ProjectorRegistry, plan: BatchPlan, reason: SkipReason
+) -> None:
+    if record.routing_image is None and record.kind is not _REMOVE:
+        # no image says what the item is: a KEYS_ONLY stream cannot be projected
+        plan.dead_letters.append(_letter(record, None, _NO_NEW_IMAGE))
+        return
+    problem = _retire_old_row(record, registry, plan, None, None)
     if problem is not None:
         plan.dead_letters.append(_letter(record, problem[0], problem[1]))
         return
-    plan.table(route).add(key, rank, row)
-    plan.applied += 1
+    plan.skipped[reason.value] += 1
 
 
 def _plan_remove(record: ChangeRecord, route: CompiledProjector, plan: BatchPlan) -> None:

@@ -113,6 +113,13 @@ class CompiledProjector:
     image_attributes: tuple[str, ...] = ()
     #: The DynamoDB attributes of the row key.
     key_attributes: tuple[str, ...] = ()
+    #: The projector's SQL table.
+    table: str = ""
+    #: The projector's ``version`` field, if any.
+    version: str | None = None
+    #: Row -> its key tuple (the key columns' values).
+    key_of_row: Callable[[tuple[Any, ...]], tuple[Any, ...]] = attrs.field(
+        default=tuple, repr=False)
 
     @property
     def name(self) -> str:
@@ -121,10 +128,6 @@ class CompiledProjector:
     @property
     def entity_type(self) -> str:
         return self.projector.entity_type
-
-    @property
-    def table(self) -> str:
-        return self.projector.table
 
     @property
     def model(self) -> type[Any]:
@@ -161,7 +164,7 @@ class CompiledProjector:
     def upsert_rank(self, sequence_number: int, model: Any) -> int:
         """Where an image ranks among its item's changes: its sequence number, or, with a
         version field, twice the version (a delete of that version ranks one above)."""
-        field = self.projector.version
+        field = self.version
         if field is None:
             return sequence_number
         return 2 * version_number(getattr(model, field), self.attribute_names[field])
@@ -260,6 +263,9 @@ def compile_projector(
         check_row=row_checker(columns),
         image_attributes=tuple(names.values()),
         key_attributes=tuple(names[field] for field in projector.key),
+        table=projector.table,
+        version=projector.version,
+        key_of_row=_key_getter(tuple(field_names.index(name) for name in projector.key)),
         identity_attributes=tuple(
             names[field] for field in (*projector.key, *filter(None, [projector.version]))),
     )
@@ -288,6 +294,14 @@ def version_number(value: Any, name: str = "version") -> int:
     if number < 0:
         raise ValueError(f"version attribute {name!r}: {value!r} is negative")
     return number
+
+
+def _key_getter(indexes: tuple[int, ...]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
+    if len(indexes) == 1:
+        (only,) = indexes
+        return lambda row: (row[only],)
+    getter: Callable[[tuple[Any, ...]], tuple[Any, ...]] = operator.itemgetter(*indexes)
+    return getter
 
 
 def _row_builder(columns: tuple[Column, ...]) -> Callable[[Any], tuple[Any, ...]]:
