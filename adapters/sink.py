@@ -146,7 +146,7 @@ class SqlSink:
         else:
             deletes = [(*stmts.key_params(key), stmts.seq(seq))
                        for key, seq in changes.deletes()]
-            upserts = [(*stmts.row_params(row), stmts.seq(seq)) for seq, row in changes.upserts()]
+            upserts = stmts.upsert_params(changes)
         if deletes:
             run(stmts.tombstone_upsert, deletes)
         if upserts:
@@ -315,6 +315,12 @@ class _TableStatements:
 
     def seq(self, sequence_number: int) -> Any:
         return str(sequence_number).zfill(SEQ_WIDTH) if self._sqlite_seq else sequence_number
+
+    def upsert_params(self, changes: TableChanges) -> list[tuple[Any, ...]]:
+        """One parameter tuple per upserted row: its values, then its sequence number."""
+        if self._decimal_indexes or self._sqlite_seq:
+            return [(*self.row_params(row), self.seq(seq)) for seq, row in changes.upserts()]
+        return [(*row, seq) for seq, row in changes.changes.values() if row is not None]
 
     def row_params(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
         if not self._decimal_indexes:
