@@ -157,10 +157,6 @@ class CompiledProjector:
     def soft_delete(self) -> bool:
         return bool(self.projector.soft_delete)
 
-    @property
-    def version_field(self) -> str | None:
-        return self.projector.version
-
     def upsert_rank(self, sequence_number: int, model: Any) -> int:
         """Where an image ranks among its item's changes: its sequence number, or, with a
         version field, twice the version (a delete of that version ranks one above)."""
@@ -172,7 +168,7 @@ class CompiledProjector:
     def delete_rank(self, sequence_number: int, old_image: Mapping[str, Any] | None) -> int:
         """Where a delete ranks: its sequence number, or just above the version it removed,
         read from the old image (so the item re-created with a higher version wins)."""
-        field = self.projector.version
+        field = self.version
         if field is None:
             return sequence_number
         name = self.attribute_names[field]
