@@ -19,6 +19,7 @@ import attrs
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
+from adapters import literals
 from adapters.engine import is_mysql
 from adapters.errors import DatabaseUnavailable, StatementFailed, is_transient
 from adapters.schema import (
@@ -40,6 +41,8 @@ __all__ = ["Checkpoint", "SqlSink"]
 
 #: Keys per IN (...) list: well under every server's placeholder limit.
 KEY_CHUNK = 500
+#: Statements whose text holds their values (rendered by ``adapters.literals``).
+_NO_PARAMETERS = {"no_parameters": True}
 #: Keys per tombstone lookup: a read, so larger lists pay (fewer round trips).
 PROBE_CHUNK = 2000
 
@@ -148,14 +151,25 @@ class SqlSink:
                        for key, seq in changes.deletes()]
             upserts = stmts.upsert_params(changes)
         if deletes:
-            run(stmts.tombstone_upsert, deletes)
+            self._upsert_rows(conn, stmts.tombstone_upsert, deletes)
         if upserts:
-            run(stmts.row_upsert, upserts)
+            self._upsert_rows(conn, stmts.row_upsert, upserts)
         # only keys that have a tombstone can need a purge or a clear; looked up after the
         # upserts, so a delete committed meanwhile by another transaction is seen
         for chunk in _chunks(self._tombstoned(conn, stmts, changes, bool(deletes)), KEY_CHUNK):
             run(stmts.purge(len(chunk)), tuple(_flatten(chunk)))
             run(stmts.clear(len(chunk)), tuple(_flatten(chunk)))
+
+    @staticmethod
+    def _upsert_rows(conn: sa.Connection, upsert: _Upsert, rows: list[tuple[Any, ...]]) -> None:
+        """On MySQL, the VALUES text rendered here (``adapters.literals``, the same text
+        PyMySQL would build, faster); elsewhere the driver's ``executemany``."""
+        driver = conn.connection.driver_connection if upsert.mysql else None
+        if driver is None or not literals.backslash_escapes(driver):
+            conn.exec_driver_sql(upsert.sql, rows)
+            return
+        for statement in literals.statements(upsert.head, rows, upsert.tail, driver.escape):
+            conn.exec_driver_sql(statement, execution_options=_NO_PARAMETERS)
 
     @staticmethod
     def _tombstoned(
@@ -340,25 +354,42 @@ class _TableStatements:
         return tuple(values)
 
 
+@attrs.frozen
+class _Upsert:
+    """A multi-row guarded upsert: ``head`` + one placeholder group per row + ``tail``."""
+
+    head: str
+    placeholders: str
+    tail: str
+    mysql: bool
+
+    @property
+    def sql(self) -> str:
+        """The statement for one row of parameters (``executemany`` repeats the group)."""
+        return self.head + self.placeholders + self.tail
+
+
 def _guarded_upsert(
     table: str, columns: list[str], keys: list[str], seq: str, mark: str, mysql_style: bool
-) -> str:
+) -> _Upsert:
     """INSERT that, on a key conflict, replaces the row only when its sequence is higher.
 
     On MySQL the assignments run left to right and see already-updated columns, so the
     sequence column is assigned last (see DESIGN.md, known pitfalls).
     """
-    head = (f"INSERT INTO {table} ({', '.join(columns)}) "
-            f"VALUES ({', '.join([mark] * len(columns))})")
+    head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+    placeholders = f"({', '.join([mark] * len(columns))})"
     values = [c for c in columns if c not in keys]
     if mysql_style:
         newer = f"VALUES({seq}) > {seq}"
         sets = [f"{c} = IF({newer}, VALUES({c}), {c})" for c in values if c != seq]
         sets.append(f"{seq} = IF({newer}, VALUES({seq}), {seq})")
-        return f"{head} ON DUPLICATE KEY UPDATE {', '.join(sets)}"
+        return _Upsert(head, placeholders, f" ON DUPLICATE KEY UPDATE {', '.join(sets)}",
+                       mysql=True)
     sets = [f"{c} = excluded.{c}" for c in values]
-    return (f"{head} ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {', '.join(sets)} "
-            f"WHERE excluded.{seq} > {table}.{seq}")
+    return _Upsert(head, placeholders,
+                   f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {', '.join(sets)} "
+                   f"WHERE excluded.{seq} > {table}.{seq}", mysql=False)
 
 
 def _upsert(

@@ -74,6 +74,7 @@ def main(argv: list[str]) -> int:
 def sink_breakdown(entity: str, count: int, rounds: int = 5) -> None:
     """Each statement the sink runs for one table, timed inside one transaction, beside
     the alternatives the proposals in bench/README.md name."""
+    from adapters import literals
     from adapters.schema import tombstone_table_name
     from adapters.sink import KEY_CHUNK, _chunks, _flatten
 
@@ -113,7 +114,16 @@ def sink_breakdown(entity: str, count: int, rounds: int = 5) -> None:
                     if variant == "plain":
                         timed("plain upsert executemany (no guard)", conn, plain, rows, True)
                         continue
-                    timed("guarded upsert executemany", conn, stmts.row_upsert, rows, True)
+                    timed("guarded upsert executemany", conn, stmts.row_upsert.sql, rows, True)
+                    conn.exec_driver_sql(f"DELETE FROM `{table}`")
+                    driver = conn.connection.driver_connection
+                    started = time.perf_counter()
+                    upsert = stmts.row_upsert
+                    for text in literals.statements(upsert.head, rows, upsert.tail,
+                                                    driver.escape):
+                        driver.cursor().execute(text)
+                    timings.setdefault("guarded upsert, rendered (adapters.literals)", []).append(
+                        time.perf_counter() - started)
                     for chunk in _chunks(touched, KEY_CHUNK):
                         timed("purge DELETE … IN (500) … EXISTS", conn,
                               stmts.purge(len(chunk)), tuple(_flatten(chunk)), False)
