@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
+import attrs
 import cattrs
 from cattrs.errors import (
     AttributeValidationNote,
@@ -23,6 +24,7 @@ from cattrs.errors import (
     IterableValidationError,
     IterableValidationNote,
 )
+from cattrs.gen import make_dict_structure_fn
 
 from core.dynamodb_json import decode_value
 
@@ -235,10 +237,12 @@ class _NotPlain(Exception):
 def make_typed_converter(plain: cattrs.Converter) -> cattrs.Converter:
     """A converter whose input is the DynamoDB JSON of a value (``{"N": "17"}``).
 
-    Strings, integers, booleans and NULLs of optional fields are read in place; any other
-    value is decoded and handed to ``plain``. It saves the decoded copy of every image on
-    the hot path. It never explains a failure: the caller then decodes the image and
-    structures it with the detailed converter, for the exact error message.
+    Built for the converter ``make_converter`` returns (``plain``). Strings, integers,
+    booleans, decimals, enums, timestamps, nested attrs classes (``M``), lists (``L``) and
+    string sets (``SS``) are read in place, through hooks generated once per class; any
+    other value is decoded and handed to ``plain``. It saves the decoded copy of every
+    image on the hot path. It never explains a failure: the caller then decodes the image
+    and structures it with the detailed converter, for the exact error message.
     """
     typed = cattrs.Converter(detailed_validation=False)
 
@@ -247,22 +251,83 @@ def make_typed_converter(plain: cattrs.Converter) -> cattrs.Converter:
 
     def optional(cls: Any) -> Any:
         inner_type = next(a for a in typing.get_args(cls) if a is not type(None))
+        inner = typed.get_structure_hook(inner_type)
 
         def structure(av: Any, _: Any) -> Any:
             if av.get("NULL") is True and len(av) == 1:
                 return None
-            return typed.structure(av, inner_type)
+            return inner(av, inner_type)
+
+        return structure
+
+    def nested(cls: Any) -> Any:
+        structure_map = make_dict_structure_fn(cls, typed)
+
+        def structure(av: Any, _: Any) -> Any:
+            value = av.get("M")
+            if value.__class__ is dict and len(av) == 1:
+                return structure_map(value, cls)
+            raise _NotPlain
+
+        return structure
+
+    def list_of(cls: Any) -> Any:
+        (inner_type,) = typing.get_args(cls)
+        inner = typed.get_structure_hook(inner_type)
+
+        def structure(av: Any, _: Any) -> Any:
+            values = av.get("L")
+            if values.__class__ is list and len(av) == 1:
+                return [inner(value, inner_type) for value in values]
+            raise _NotPlain
+
+        return structure
+
+    def text_set(cls: Any) -> Any:
+        build = typing.get_origin(cls)
+
+        def structure(av: Any, _: Any) -> Any:
+            values = av.get("SS")
+            if (values.__class__ is list and len(av) == 1
+                    and all(value.__class__ is str for value in values)):
+                return build(values)
+            raise _NotPlain
+
+        return structure
+
+    def enum_of(cls: Any) -> Any:
+        def structure(av: Any, _: Any) -> Any:
+            value = av.get("S")
+            if value.__class__ is str and len(av) == 1:
+                return cls(value)
+            return decoded(av, cls)
 
         return structure
 
     typed.register_structure_hook_func(lambda _: True, decoded)
+    typed.register_structure_hook_factory(attrs.has, nested)
+    typed.register_structure_hook_factory(_is_list, list_of)
+    typed.register_structure_hook_factory(_is_text_set, text_set)
+    typed.register_structure_hook_factory(_is_enum, enum_of)
     typed.register_structure_hook_factory(_is_optional, optional)
     typed.register_structure_hook(str, _typed_str)
     typed.register_structure_hook(int, _typed_int)
     typed.register_structure_hook(bool, _typed_bool)
+    typed.register_structure_hook(Decimal, _typed_decimal)
+    typed.register_structure_hook(datetime.datetime, lambda av, cls: (
+        _structure_datetime(av["S"], cls) if av.get("S").__class__ is str and len(av) == 1
+        else decoded(av, cls)))
     for cls in (float, bytes):
         typed.register_structure_hook(cls, decoded)
     return typed
+
+
+def _is_list(cls: Any) -> bool:
+    return typing.get_origin(cls) is list and len(typing.get_args(cls)) == 1
+
+
+def _is_text_set(cls: Any) -> bool:
+    return typing.get_origin(cls) in (set, frozenset) and typing.get_args(cls) == (str,)
 
 
 def _is_optional(cls: Any) -> bool:
@@ -282,6 +347,13 @@ def _typed_int(av: Any, _: type) -> int:
     value = av.get("N")
     if value.__class__ is str and len(av) == 1:
         return int(value)
+    raise _NotPlain
+
+
+def _typed_decimal(av: Any, _: type) -> Decimal:
+    if av.get("N").__class__ is str and len(av) == 1:
+        number = decode_value(av)  # the decoder's reading: "1.50" stays, "2.0" is 2
+        return number if number.__class__ is Decimal else Decimal(number)
     raise _NotPlain
 
 
