@@ -11,6 +11,7 @@ timestamps), so those get a direct path and every other value goes to PyMySQL's 
 from __future__ import annotations
 
 import datetime
+import operator
 from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from typing import Any
@@ -24,6 +25,7 @@ __all__ = ["MAX_STATEMENT_CHARS", "backslash_escapes", "escape_text", "statement
 MAX_STATEMENT_CHARS = 1_000_000
 
 _DATETIME = datetime.datetime
+_tzinfo = operator.attrgetter("tzinfo")
 
 
 def backslash_escapes(dbapi_connection: Any) -> bool:
@@ -31,12 +33,19 @@ def backslash_escapes(dbapi_connection: Any) -> bool:
     return not dbapi_connection.server_status & SERVER_STATUS_NO_BACKSLASH_ESCAPES
 
 
+#: What PyMySQL escapes in a string, in the order that keeps it one pass: the backslash
+#: first, so that the backslashes added after it are not doubled.
+_ESCAPES = (("\\", "\\\\"), ("\0", "\\0"), ("\n", "\\n"), ("\r", "\\r"), ("\032", "\\Z"),
+            ('"', '\\"'), ("'", "\\'"))
+
+
 def escape_text(value: str) -> str:
-    """A string's body as PyMySQL escapes it (``\\``, NUL, ``\\n``, ``\\r``, ^Z, quotes);
-    a chain of ``replace`` calls beats ``str.translate`` with multi-character outputs."""
-    return (value.replace("\\", "\\\\").replace("\0", "\\0").replace("\n", "\\n")
-            .replace("\r", "\\r").replace("\032", "\\Z").replace('"', '\\"')
-            .replace("'", "\\'"))
+    """A string's body as PyMySQL escapes it; a chain of ``replace`` calls beats
+    ``str.translate`` with multi-character outputs."""
+    for char, escaped in _ESCAPES:
+        if char in value:
+            value = value.replace(char, escaped)
+    return value
 
 
 def literal_of(escape: Callable[[Any], str]) -> Callable[[Any], str]:
@@ -72,9 +81,13 @@ def statements(
     Rendered column by column (one ``map`` per column), then joined row by row.
     """
     literal = literal_of(escape)
-    columns = [list(map(literal, column)) for column in zip(*rows, strict=True)]
+    columns = [_column(column, literal) for column in zip(*rows, strict=True)]
     rendered = ["(" + ",".join(row) + ")" for row in zip(*columns, strict=True)]
     budget = max_chars - len(head) - len(tail)
+    if sum(map(len, rendered)) + len(rendered) <= budget:
+        if rendered:
+            yield head + ",".join(rendered) + tail
+        return
     start, size = 0, 0
     for index, text in enumerate(rendered):
         if size + len(text) + 1 > budget and index > start:
@@ -83,3 +96,25 @@ def statements(
         size += len(text) + 1
     if rendered:
         yield head + ",".join(rendered[start:]) + tail
+
+
+def _column(values: tuple[Any, ...], literal: Callable[[Any], str]) -> list[str]:
+    """One column's literals: a column of one common type in one C-level pass where it can
+    be (``map``), or with only the escapes its text needs; anything else value by value."""
+    kinds = set(map(type, values))
+    if kinds == {int}:
+        return list(map(str, values))
+    if kinds == {str}:
+        joined = "".join(values)
+        needed = [pair for pair in _ESCAPES if pair[0] in joined]
+        if not needed:
+            return ["'" + value + "'" for value in values]
+        if len(needed) == 1:
+            ((char, escaped),) = needed
+            return ["'" + value.replace(char, escaped) + "'" for value in values]
+        return ["'" + escape_text(value) + "'" for value in values]
+    if kinds == {Decimal}:
+        return [format(value, "f") for value in values]
+    if kinds == {_DATETIME} and set(map(_tzinfo, values)) == {None}:
+        return ["'" + value.isoformat(" ") + "'" for value in values]
+    return list(map(literal, values))
