@@ -17,6 +17,7 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, override
 
+from core.codegen import compile_function
 from core.columns import Column, columns_of
 from core.converter import describe_error, make_converter, make_typed_converter
 from core.dynamodb_json import decode_attributes
@@ -255,7 +256,7 @@ def compile_projector(
         typed=make_dict_structure_fn(
             projector.model, make_typed_converter(fast), **overrides),  # type: ignore[arg-type]
         converter=fast,
-        row_of=_row_builder(columns),
+        row_of=_row_builder(columns, projector.__qualname__),
         check_row=row_checker(columns),
         image_attributes=tuple(names.values()),
         key_attributes=tuple(names[field] for field in projector.key),
@@ -300,21 +301,17 @@ def _key_getter(indexes: tuple[int, ...]) -> Callable[[tuple[Any, ...]], tuple[A
     return getter
 
 
-def _row_builder(columns: tuple[Column, ...]) -> Callable[[Any], tuple[Any, ...]]:
-    getter = operator.attrgetter(*(c.field for c in columns))
-    adapters = [(i, c.to_sql) for i, c in enumerate(columns) if c.to_sql is not None]
-    single = len(columns) == 1
-
-    def row_of(obj: Any) -> tuple[Any, ...]:
-        got = getter(obj)
-        values: tuple[Any, ...] = (got,) if single else got
-        if not adapters:
-            return values
-        adapted = list(values)
-        for index, adapt in adapters:
-            value = adapted[index]
-            if value is not None:
-                adapted[index] = adapt(value)
-        return tuple(adapted)
-
-    return row_of
+def _row_builder(columns: tuple[Column, ...], about: str) -> Callable[[Any], tuple[Any, ...]]:
+    """obj -> its row tuple, generated: each column's attribute, adapted (JSON text, UTC
+    time, enum value) unless it is None."""
+    namespace: dict[str, Any] = {}
+    values = []
+    for index, column in enumerate(columns):
+        if column.to_sql is None:
+            values.append(f"obj.{column.field}")
+            continue
+        namespace[f"adapt_{index}"] = column.to_sql
+        values.append(f"None if (v_{index} := obj.{column.field}) is None "
+                      f"else adapt_{index}(v_{index})")
+    source = "def row_of(obj):\n    return (" + "".join(f"\n        {v}," for v in values) + ")\n"
+    return compile_function("row_of", source, namespace, about=about)
