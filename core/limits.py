@@ -25,15 +25,20 @@ Check = Callable[[Any], str | None]
 def row_checker(columns: tuple[Column, ...]) -> Callable[[tuple[Any, ...]], str | None]:
     """A function returning None for a row that fits, else why it does not."""
     checks = [(i, c, check) for i, c in enumerate(columns) if (check := _check_for(c))]
-    # the 64-bit range, the most common check by far, is tested inline (no call per
-    # value); a row that fails it, or any other check, is explained by the full list
+    # the 64-bit range and required values, the most common checks by far, are tested
+    # inline (no call per value); a row that fails one, or any other check, is explained
+    # by the full list
     integers = tuple(i for i, _, check in checks if check is _integer)
-    others = [entry for entry in checks if entry[2] is not _integer]
+    required = tuple(i for i, _, check in checks if check is _accept)
+    others = [entry for entry in checks if entry[2] not in (_integer, _accept)]
 
     def check_row(row: tuple[Any, ...]) -> str | None:
         for index in integers:
             value = row[index]
             if value is None or not BIGINT_MIN <= value <= BIGINT_MAX:
+                return _explain(checks, row)
+        for index in required:
+            if row[index] is None:
                 return _explain(checks, row)
         return _explain(others, row) if others else None
 

@@ -139,7 +139,8 @@ def _plan_record(record: ChangeRecord, registry: ProjectorRegistry, plan: BatchP
         return
     try:
         model = route.structure_image(record.raw_new_image)
-        rank = route.upsert_rank(record.sequence_number, model)
+        rank = (record.sequence_number if route.version is None
+                else route.upsert_rank(record.sequence_number, model))
     except (DecodeError, ValueError) as error:
         plan.dead_letters.append(_letter(record, route, str(error)))
         return
