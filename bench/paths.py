@@ -102,12 +102,12 @@ def create_copies(url: str, prefix: str) -> None:
     engine.dispose()
 
 
-def pymysql_connection(url: str) -> Any:
+def pymysql_connection(url: str, **options: Any) -> Any:
     parsed = make_url(url)
     conn = pymysql.connect(
         host=parsed.host or "127.0.0.1", port=parsed.port or 3306, user=parsed.username,
         password=parsed.password or "", database=parsed.database, charset="utf8mb4",
-        autocommit=False,
+        autocommit=False, **options,
     )
     with conn.cursor() as cursor:
         cursor.execute("SET SESSION sql_mode = 'STRICT_ALL_TABLES', time_zone = '+00:00'")
