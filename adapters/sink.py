@@ -8,10 +8,12 @@ cleared. Dead letters and the consumer's checkpoint go into the same transaction
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime
+import functools
 import random
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -67,13 +69,16 @@ class SqlSink:
         *,
         attempts: int = 3,
         backoff_seconds: float = 0.1,
+        pipelined: bool = True,
     ) -> None:
         self.engine = engine
         self.registry = registry
         self.attempts = attempts
         self.backoff_seconds = backoff_seconds
+        self.pipelined = pipelined
         self._metadata: sa.MetaData | None = None
         self._statements: dict[str, _TableStatements] = {}
+        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
 
     # -- schema ---------------------------------------------------------------------
 
@@ -108,6 +113,29 @@ class SqlSink:
         """
         self.run_in_transaction(lambda conn: self.write(conn, plan, checkpoint=checkpoint))
 
+    def apply_planning(
+        self,
+        planning: Callable[[Callable[[Mapping[str, TableChanges]], None]], BatchPlan],
+        *,
+        checkpoint: Checkpoint | None = None,
+    ) -> None:
+        """Plan and write a batch in one transaction, as ``apply`` commits a plan.
+
+        ``planning(write_chunk)`` plans the batch, handing the table changes of each chunk
+        of records to ``write_chunk`` as it goes. Except on SQLite, a writer thread runs a
+        chunk's statements while the next chunk is planned, so the server works while
+        Python does. A retry plans again (planning touches no database).
+        """
+        def work(conn: sa.Connection) -> None:
+            writer = _BatchWriter(self, conn, self._pipeline())
+            try:
+                plan = planning(writer.add)
+            finally:
+                writer.settle()
+            writer.finish(plan.dead_letters, checkpoint)
+
+        self.run_in_transaction(work)
+
     def run_in_transaction(self, work: Callable[[sa.Connection], None]) -> None:
         """Run ``work`` in one transaction, again on a fresh connection after a transient
         failure (deadlock, lost connection, failover), at most ``attempts`` times."""
@@ -128,63 +156,19 @@ class SqlSink:
     ) -> None:
         """Write ``plan`` inside the caller's transaction (``run_in_transaction``), so that
         other bookkeeping (backfill progress) commits with it."""
-        for changes in plan.tables.values():
-            self._apply_table(conn, changes)
-        if plan.dead_letters:
-            self._store_dead_letters(conn, plan.dead_letters)
-        if checkpoint is not None:
-            self._store_checkpoint(conn, checkpoint)
+        writer = _BatchWriter(self, conn, None)
+        writer.add(plan.tables)
+        writer.finish(plan.dead_letters, checkpoint)
 
-    def _apply_table(self, conn: sa.Connection, changes: TableChanges) -> None:
-        stmts = self._statements_for(changes.projector)
-        run = conn.exec_driver_sql
-        if stmts.soft_delete:
-            marks = changes.deleted_at
-            deletes = [(*stmts.key_params(key), _deleted_at(marks.get(key), deleted=True),
-                        stmts.seq(seq)) for key, (seq, row) in changes.changes.items()
-                       if row is None]
-            upserts = [(*stmts.row_params(row), _deleted_at(marks.get(key), deleted=False),
-                        stmts.seq(seq)) for key, (seq, row) in changes.changes.items()
-                       if row is not None]
-        else:
-            deletes = [(*stmts.key_params(key), stmts.seq(seq))
-                       for key, seq in changes.deletes()]
-            upserts = stmts.upsert_params(changes)
-        if deletes:
-            self._upsert_rows(conn, stmts.tombstone_upsert, deletes)
-        if upserts:
-            self._upsert_rows(conn, stmts.row_upsert, upserts)
-        # only keys that have a tombstone can need a purge or a clear; looked up after the
-        # upserts, so a delete committed meanwhile by another transaction is seen
-        for chunk in _chunks(self._tombstoned(conn, stmts, changes, bool(deletes)), KEY_CHUNK):
-            run(stmts.purge(len(chunk)), tuple(_flatten(chunk)))
-            run(stmts.clear(len(chunk)), tuple(_flatten(chunk)))
-
-    @staticmethod
-    def _upsert_rows(conn: sa.Connection, upsert: _Upsert, rows: list[tuple[Any, ...]]) -> None:
-        """On MySQL, the VALUES text rendered here (``adapters.literals``, the same text
-        PyMySQL would build, faster); elsewhere the driver's ``executemany``."""
-        driver = conn.connection.driver_connection if upsert.mysql else None
-        if driver is None or not literals.backslash_escapes(driver):
-            conn.exec_driver_sql(upsert.sql, rows)
-            return
-        for statement in literals.statements(upsert.head, rows, upsert.tail, driver.escape):
-            conn.exec_driver_sql(statement, execution_options=_NO_PARAMETERS)
-
-    @staticmethod
-    def _tombstoned(
-        conn: sa.Connection, stmts: _TableStatements, changes: TableChanges, deleted: bool
-    ) -> list[tuple[Any, ...]]:
-        """The batch's keys that have a tombstone (as stored): usually none at all."""
-        run = conn.exec_driver_sql
-        if not deleted and run(stmts.any_tombstone).first() is None:
-            return []
-        keys = [stmts.key_params(key) for key in changes.changes]
-        found: list[tuple[Any, ...]] = []
-        for chunk in _chunks(keys, PROBE_CHUNK):
-            found.extend(tuple(row) for row in run(stmts.probe(len(chunk)),
-                                                   tuple(_flatten(chunk))))
-        return found
+    def _pipeline(self) -> concurrent.futures.Executor | None:
+        """The writer thread, started on first use; none for SQLite, whose connections
+        belong to the thread that opened them."""
+        if not self.pipelined or self.engine.dialect.name == "sqlite":
+            return None
+        if self._executor is None:
+            self._executor = concurrent.futures.ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="ddbproj-sql-writer")
+        return self._executor
 
     def _statements_for(self, projector: CompiledProjector) -> _TableStatements:
         stmts = self._statements.get(projector.table)
@@ -254,6 +238,91 @@ class SqlSink:
             )
             for row in rows
         }
+
+
+class _BatchWriter:
+    """One transaction's writes. ``add`` sends each table's guarded upserts of tombstones
+    and rows at once (to the writer thread, when there is one); ``finish`` waits for them,
+    then removes rows older than their tombstone and clears tombstones older than their row
+    for every key written, and stores dead letters and the checkpoint."""
+
+    def __init__(
+        self, sink: SqlSink, conn: sa.Connection, executor: concurrent.futures.Executor | None
+    ) -> None:
+        self.sink = sink
+        self.conn = conn
+        self.executor = executor
+        driver = conn.connection.driver_connection if is_mysql(conn.dialect) else None
+        # the VALUES text is rendered here (``adapters.literals``, the text PyMySQL would
+        # build, faster) unless the session reads no backslash escapes
+        self.driver = driver if driver is not None and literals.backslash_escapes(driver) else None
+        self.pending: list[concurrent.futures.Future[Any]] = []
+        self.written: dict[str, list[TableChanges]] = {}
+        self.deleted: set[str] = set()
+
+    def add(self, tables: Mapping[str, TableChanges]) -> None:
+        for table, changes in tables.items():
+            stmts = self.sink._statements_for(changes.projector)
+            deletes, upserts = stmts.parameters(changes)
+            if deletes:
+                self._upsert(stmts.tombstone_upsert, deletes)
+                self.deleted.add(table)
+            if upserts:
+                self._upsert(stmts.row_upsert, upserts)
+            self.written.setdefault(table, []).append(changes)
+
+    def _upsert(self, upsert: _Upsert, rows: list[tuple[Any, ...]]) -> None:
+        if self.driver is None or not upsert.mysql:
+            self._run(functools.partial(self.conn.exec_driver_sql, upsert.sql, rows))
+            return
+        for statement in literals.statements(upsert.head, rows, upsert.tail, self.driver.escape):
+            self._run(functools.partial(self.conn.exec_driver_sql, statement,
+                                        execution_options=_NO_PARAMETERS))
+
+    def _run(self, statement: Callable[[], Any]) -> None:
+        if self.executor is None:
+            statement()
+        else:
+            self.pending.append(self.executor.submit(statement))
+
+    def settle(self) -> None:
+        """Wait until every statement handed to the writer thread has run: after this, the
+        connection is idle, whatever happened."""
+        concurrent.futures.wait(self.pending)
+
+    def finish(self, dead_letters: Sequence[DeadLetter], checkpoint: Checkpoint | None) -> None:
+        self.settle()
+        for done in self.pending:
+            done.result()  # the first failure, as the driver raised it
+        self.pending = []
+        run = self.conn.exec_driver_sql
+        for table, written in self.written.items():
+            stmts = self.sink._statements_for(written[0].projector)
+            # only keys that have a tombstone can need a purge or a clear; looked up after
+            # the upserts, so a delete committed meanwhile by another transaction is seen
+            for chunk in _chunks(self._tombstoned(stmts, written, table in self.deleted),
+                                 KEY_CHUNK):
+                run(stmts.purge(len(chunk)), tuple(_flatten(chunk)))
+                run(stmts.clear(len(chunk)), tuple(_flatten(chunk)))
+        if dead_letters:
+            self.sink._store_dead_letters(self.conn, dead_letters)
+        if checkpoint is not None:
+            self.sink._store_checkpoint(self.conn, checkpoint)
+
+    def _tombstoned(
+        self, stmts: _TableStatements, written: list[TableChanges], deleted: bool
+    ) -> list[tuple[Any, ...]]:
+        """The written keys that have a tombstone (as stored): usually none at all."""
+        run = self.conn.exec_driver_sql
+        if not deleted and run(stmts.any_tombstone).first() is None:
+            return []
+        keys = [stmts.key_params(key)
+                for key in dict.fromkeys(key for changes in written for key in changes.changes)]
+        found: list[tuple[Any, ...]] = []
+        for chunk in _chunks(keys, PROBE_CHUNK):
+            found.extend(tuple(row) for row in run(stmts.probe(len(chunk)),
+                                                   tuple(_flatten(chunk))))
+        return found
 
 
 class _TableStatements:
@@ -329,6 +398,22 @@ class _TableStatements:
 
     def seq(self, sequence_number: int) -> Any:
         return str(sequence_number).zfill(SEQ_WIDTH) if self._sqlite_seq else sequence_number
+
+    def parameters(
+        self, changes: TableChanges
+    ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        """Parameter tuples of the tombstone upsert (deletes) and of the row upsert."""
+        if self.soft_delete:
+            marks = changes.deleted_at
+            deletes = [(*self.key_params(key), _deleted_at(marks.get(key), deleted=True),
+                        self.seq(seq)) for key, (seq, row) in changes.changes.items()
+                       if row is None]
+            upserts = [(*self.row_params(row), _deleted_at(marks.get(key), deleted=False),
+                        self.seq(seq)) for key, (seq, row) in changes.changes.items()
+                       if row is not None]
+            return deletes, upserts
+        deletes = [(*self.key_params(key), self.seq(seq)) for key, seq in changes.deletes()]
+        return deletes, self.upsert_params(changes)
 
     def upsert_params(self, changes: TableChanges) -> list[tuple[Any, ...]]:
         """One parameter tuple per upserted row: its values, then its sequence number."""

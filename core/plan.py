@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
@@ -22,7 +22,8 @@ from core.projector import CompiledProjector
 from core.records import ChangeRecord, EventKind, MalformedRecord, ParsedBatch
 from core.registry import ProjectorRegistry, SkipReason
 
-__all__ = ["BatchPlan", "DeadLetter", "TableChanges", "describe_record", "plan_batch"]
+__all__ = ["CHUNK_RECORDS", "BatchPlan", "DeadLetter", "TableChanges", "describe_record",
+           "plan_batch"]
 
 Key = tuple[Any, ...]
 Row = tuple[Any, ...]
@@ -97,20 +98,42 @@ class BatchPlan:
         return changes
 
 
-def plan_batch(batch: ParsedBatch, registry: ProjectorRegistry) -> BatchPlan:
-    """Route, structure and coalesce a parsed batch."""
+#: Records per chunk when a batch is planned for a pipelined write.
+CHUNK_RECORDS = 1000
+
+
+def plan_batch(
+    batch: ParsedBatch,
+    registry: ProjectorRegistry,
+    *,
+    on_chunk: Callable[[dict[str, TableChanges]], None] | None = None,
+    chunk_records: int = CHUNK_RECORDS,
+) -> BatchPlan:
+    """Route, structure and coalesce a parsed batch.
+
+    With ``on_chunk``, the table changes of every ``chunk_records`` records are handed over
+    as soon as they are planned (so the sink can write them while the next chunk is
+    planned) and the plan returned holds none. Each chunk is coalesced on its own: the
+    sink's guarded statements make the order of chunks irrelevant, as for separate batches.
+    """
     plan = BatchPlan(records=len(batch.records) + len(batch.malformed))
     for malformed in batch.malformed:
         plan.dead_letters.append(_malformed_letter(malformed))
-    if batch.records:
-        plan.first_sequence_id = batch.records[0].sequence_id
-        plan.last_sequence_id = batch.records[-1].sequence_id
+    records = batch.records
+    if records:
+        plan.first_sequence_id = records[0].sequence_id
+        plan.last_sequence_id = records[-1].sequence_id
+    size = chunk_records if on_chunk is not None else max(len(records), 1)
     oldest = None
-    for record in batch.records:
-        created = record.created_at
-        if created is not None and (oldest is None or created < oldest):
-            oldest = created
-        _plan_record(record, registry, plan)
+    for start in range(0, len(records), size):
+        for record in records[start:start + size]:
+            created = record.created_at
+            if created is not None and (oldest is None or created < oldest):
+                oldest = created
+            _plan_record(record, registry, plan)
+        if on_chunk is not None and plan.tables:
+            on_chunk(plan.tables)
+            plan.tables = {}
     plan.oldest_created_at = oldest
     return plan
 

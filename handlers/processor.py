@@ -8,14 +8,14 @@ import gc
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, TypedDict
 
 import attrs
 
 from adapters.errors import SinkError
 from adapters.sink import Checkpoint, SqlSink
-from core.plan import BatchPlan, plan_batch
+from core.plan import CHUNK_RECORDS, BatchPlan, TableChanges, plan_batch
 from core.records import ParsedBatch, parse_event
 from core.registry import ProjectorRegistry
 
@@ -88,17 +88,21 @@ def paused_gc() -> Iterator[None]:
 class BatchProcessor:
     """Turns events into committed projections for one registry and one SQL sink."""
 
-    def __init__(self, registry: ProjectorRegistry, sink: SqlSink) -> None:
+    def __init__(
+        self, registry: ProjectorRegistry, sink: SqlSink, *, chunk_records: int = CHUNK_RECORDS
+    ) -> None:
         self.registry = registry
         self.sink = sink
+        #: records planned before their statements go to the database (``plan_batch``)
+        self.chunk_records = chunk_records
 
     def process_event(self, event: Any, *, checkpoint: Checkpoint | None = None) -> BatchResult:
         """Apply a Lambda event (or a ``get_records`` page); never raises for bad data."""
         started = time.perf_counter()
         with paused_gc():
             batch = parse_event(event)
-            plan = plan_batch(batch, self.registry)
-            result = self._apply(batch, plan, checkpoint, started)
+            plan, error = self._apply(batch, checkpoint)
+            result = _result(batch, plan, error, started)
         if result.ok:
             _log_dead_letters(plan)
         level = logging.INFO if result.ok else logging.ERROR
@@ -112,34 +116,45 @@ class BatchProcessor:
         return result
 
     def _apply(
-        self,
-        batch: ParsedBatch,
-        plan: BatchPlan,
-        checkpoint: Checkpoint | None,
-        started: float,
-    ) -> BatchResult:
-        error = None
-        failed: tuple[str, ...] = ()
+        self, batch: ParsedBatch, checkpoint: Checkpoint | None
+    ) -> tuple[BatchPlan, str | None]:
+        """Plan and write the batch, chunk by chunk (``SqlSink.apply_planning``); the plan
+        (its counts and dead letters) and the error that stopped the batch, if any."""
+        planned: list[BatchPlan] = []
+
+        def planning(write_chunk: Callable[[dict[str, TableChanges]], None]) -> BatchPlan:
+            plan = plan_batch(batch, self.registry, on_chunk=write_chunk,
+                              chunk_records=self.chunk_records)
+            planned[:] = [plan]
+            return plan
+
         try:
-            self.sink.apply(plan, checkpoint=checkpoint)
+            self.sink.apply_planning(planning, checkpoint=checkpoint)
         except SinkError as exc:
-            error = f"{type(exc).__name__}: {exc}"
-            failed = tuple(_sequence_ids(batch))
-        lag = None
-        if plan.oldest_created_at is not None:
-            lag = (datetime.datetime.now(datetime.UTC) - plan.oldest_created_at).total_seconds()
-        return BatchResult(
-            records=plan.records,
-            applied=plan.applied if error is None else 0,
-            skipped=dict(plan.skipped),
-            dead_lettered=len(plan.dead_letters) if error is None else 0,
-            failed_sequence_ids=failed,
-            error=error,
-            lag_seconds=lag,
-            duration_ms=(time.perf_counter() - started) * 1000,
-            first_sequence_id=plan.first_sequence_id,
-            last_sequence_id=plan.last_sequence_id,
-        )
+            # nothing was committed; without a plan (no connection at all) count anyway
+            plan = planned[0] if planned else plan_batch(batch, self.registry)
+            return plan, f"{type(exc).__name__}: {exc}"
+        return planned[0], None
+
+
+def _result(
+    batch: ParsedBatch, plan: BatchPlan, error: str | None, started: float
+) -> BatchResult:
+    lag = None
+    if plan.oldest_created_at is not None:
+        lag = (datetime.datetime.now(datetime.UTC) - plan.oldest_created_at).total_seconds()
+    return BatchResult(
+        records=plan.records,
+        applied=plan.applied if error is None else 0,
+        skipped=dict(plan.skipped),
+        dead_lettered=len(plan.dead_letters) if error is None else 0,
+        failed_sequence_ids=tuple(_sequence_ids(batch)) if error is not None else (),
+        error=error,
+        lag_seconds=lag,
+        duration_ms=(time.perf_counter() - started) * 1000,
+        first_sequence_id=plan.first_sequence_id,
+        last_sequence_id=plan.last_sequence_id,
+    )
 
 
 def _sequence_ids(batch: ParsedBatch) -> Iterator[str]:

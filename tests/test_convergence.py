@@ -153,7 +153,9 @@ def backfill(sink: SqlSink, snapshot: dict[tuple[str, str], dict[str, Any]],
 def test_any_delivery_of_any_history_converges_to_dynamodb(projection_db, data):
     sink = projection_db
     empty(sink)
-    processor = BatchProcessor(sink.registry, sink)
+    # batches planned and written in chunks of this many records (pipelined on MySQL)
+    chunk_records = data.draw(st.sampled_from([1, 2, 3, 1000]), label="chunk records")
+    processor = BatchProcessor(sink.registry, sink, chunk_records=chunk_records)
     events = StreamEventBuilder(key_names=KEY_NAMES)
 
     # items that existed before the stream was enabled: only a backfill scan sees them

@@ -99,15 +99,19 @@ def a_batch(events: StreamEventBuilder) -> list[dict[str, Any]]:
     ]
 
 
-def test_connection_killed_mid_batch_commits_nothing_and_reports_every_record(own_sink, admin):
+@pytest.mark.parametrize("chunk_records", [1000, 1], ids=["one chunk", "a chunk per record"])
+def test_connection_killed_mid_batch_commits_nothing_and_reports_every_record(
+        own_sink, admin, chunk_records):
     events = StreamEventBuilder()
     seeded(own_sink, events)
     before = snapshot(admin)
     records = a_batch(events)
-    # the third statement: after the tombstone and row upserts have run
+    # the third statement: after the tombstone and row upserts have run (with a chunk per
+    # record: while the writer thread still has statements of later chunks to run)
     killer = ConnectionKiller(own_sink.engine, admin, at=3, times=10)
 
-    result = BatchProcessor(own_sink.registry, own_sink).process_event(events.event(records))
+    result = BatchProcessor(own_sink.registry, own_sink, chunk_records=chunk_records
+                            ).process_event(events.event(records))
 
     assert killer.kills == 3
     assert killer.transactions == 3  # bounded: the sink's attempts, then it gives up

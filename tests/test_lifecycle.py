@@ -165,11 +165,14 @@ class FailingSink(SqlSink):
         self.writes = 0
         self.fail_on = fail_on
 
-    def write(self, conn, plan, *, checkpoint=None):
-        super().write(conn, plan, checkpoint=checkpoint)
-        self.writes += 1
-        if self.writes == self.fail_on:
-            raise sa.exc.OperationalError("COMMIT", {}, Exception("server has gone away"))
+    def run_in_transaction(self, work):
+        def work_then_fail(conn):
+            work(conn)
+            self.writes += 1
+            if self.writes == self.fail_on:
+                raise sa.exc.OperationalError("COMMIT", {}, Exception("server has gone away"))
+
+        super().run_in_transaction(work_then_fail)
 
 
 def test_a_failed_page_commits_neither_its_rows_nor_its_checkpoint(aws, projection_db):

@@ -1,6 +1,7 @@
 """The SQL sink contract, on MySQL and SQLite: exact values, guarded upserts, tombstones."""
 
 import datetime
+import threading
 from decimal import Decimal
 
 import pytest
@@ -170,3 +171,26 @@ def test_dead_letter_errors_reach_the_log(sink, caplog):
         f"dead letter: User (PK=USER#5, SK=PROFILE, seq {bad['dynamodb']['SequenceNumber']}): "
         "attribute 'Name': expected a string, got N 7"
     ]
+
+
+def test_chunks_are_written_by_the_writer_thread_while_planning_goes_on(sink):
+    """On MySQL each chunk's upsert runs in the writer thread; SQLite stays in the caller's
+    thread (its connections belong to it). Either way, every chunk lands."""
+    events = StreamEventBuilder()
+    seen = []
+
+    def note(conn, cursor, statement, *_):
+        seen.append((threading.current_thread().name, statement.split()[0:3]))
+
+    sa.event.listen(sink.engine, "before_cursor_execute", note)
+    try:
+        result = BatchProcessor(sink.registry, sink, chunk_records=2).process_event(
+            events.event([events.insert(user(i, Age=20 + i)) for i in range(1, 6)]))
+    finally:
+        sa.event.remove(sink.engine, "before_cursor_execute", note)
+    assert result.applied == 5
+    upserts = [thread for thread, words in seen if words == ["INSERT", "INTO", "users"]]
+    writer = "ddbproj-sql-writer" if sink.engine.dialect.name != "sqlite" else "MainThread"
+    assert len(upserts) == 3  # chunks of 2, 2 and 1 records
+    assert all(thread.startswith(writer) for thread in upserts)
+    assert [(r["id"], r["age"]) for r in rows(sink, "users")] == [(i, 20 + i) for i in range(1, 6)]
