@@ -7,6 +7,7 @@ import datetime
 import gc
 import json
 import logging
+import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypedDict
@@ -15,11 +16,12 @@ import attrs
 
 from adapters.errors import SinkError
 from adapters.sink import Checkpoint, SqlSink
-from core.plan import CHUNK_RECORDS, BatchPlan, TableChanges, plan_batch
+from core.plan import BatchPlan, TableChanges, plan_batch
 from core.records import ParsedBatch, parse_event
 from core.registry import ProjectorRegistry
 
-__all__ = ["BatchProcessor", "BatchResult", "PartialBatchResponse", "paused_gc"]
+__all__ = ["BatchProcessor", "BatchResult", "PartialBatchResponse", "paused_gc",
+           "quick_thread_switches"]
 
 logger = logging.getLogger("ddbproj")
 
@@ -85,21 +87,35 @@ def paused_gc() -> Iterator[None]:
             gc.enable()
 
 
+@contextlib.contextmanager
+def quick_thread_switches(interval: float = 0.0002) -> Iterator[None]:
+    """The SQL writer thread waits on the server while this thread plans; when a statement
+    is done it needs the interpreter lock back at once, not after the default 5 ms switch
+    interval, or the next chunk's statement waits behind planning."""
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(interval)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(previous)
+
+
 class BatchProcessor:
     """Turns events into committed projections for one registry and one SQL sink."""
 
     def __init__(
-        self, registry: ProjectorRegistry, sink: SqlSink, *, chunk_records: int = CHUNK_RECORDS
+        self, registry: ProjectorRegistry, sink: SqlSink, *, chunk_records: int | None = None
     ) -> None:
         self.registry = registry
         self.sink = sink
-        #: records planned before their statements go to the database (``plan_batch``)
+        #: records planned before their statements go to the database (``plan_batch``;
+        #: None: a quarter of the batch, within ``core.plan.CHUNK_RECORDS``)
         self.chunk_records = chunk_records
 
     def process_event(self, event: Any, *, checkpoint: Checkpoint | None = None) -> BatchResult:
         """Apply a Lambda event (or a ``get_records`` page); never raises for bad data."""
         started = time.perf_counter()
-        with paused_gc():
+        with paused_gc(), quick_thread_switches():
             batch = parse_event(event)
             plan, error = self._apply(batch, checkpoint)
             result = _result(batch, plan, error, started)

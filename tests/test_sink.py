@@ -1,6 +1,8 @@
 """The SQL sink contract, on MySQL and SQLite: exact values, guarded upserts, tombstones."""
 
 import datetime
+import gc
+import sys
 import threading
 from decimal import Decimal
 
@@ -194,3 +196,17 @@ def test_chunks_are_written_by_the_writer_thread_while_planning_goes_on(sink):
     assert len(upserts) == 3  # chunks of 2, 2 and 1 records
     assert all(thread.startswith(writer) for thread in upserts)
     assert [(r["id"], r["age"]) for r in rows(sink, "users")] == [(i, 20 + i) for i in range(1, 6)]
+
+
+def test_a_batch_restores_the_collector_and_the_thread_switch_interval(sink):
+    events = StreamEventBuilder()
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(0.004)
+    try:
+        result = BatchProcessor(sink.registry, sink).process_event(
+            events.event([events.insert(user(1))]))
+        assert result.applied == 1
+        assert sys.getswitchinterval() == pytest.approx(0.004)
+        assert gc.isenabled()
+    finally:
+        sys.setswitchinterval(before)
