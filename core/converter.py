@@ -351,9 +351,12 @@ def _typed_int(av: Any, _: type) -> int:
 
 
 def _typed_decimal(av: Any, _: type) -> Decimal:
-    if av.get("N").__class__ is str and len(av) == 1:
-        number = decode_value(av)  # the decoder's reading: "1.50" stays, "2.0" is 2
-        return number if number.__class__ is Decimal else Decimal(number)
+    text = av.get("N")
+    if text.__class__ is str and len(av) == 1:
+        number = Decimal(text)
+        if number.is_finite():
+            # the decoder's reading: "1.50" stays, "2.0" and "1E+2" are integers
+            return number if number != number.to_integral_value() else Decimal(int(number))
     raise _NotPlain
 
 
