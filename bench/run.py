@@ -158,7 +158,7 @@ def _print_targets(cases: list[Case]) -> None:
     for case in cases:
         ddb = case.median(MYSQL)
         print(f"| {case.entity} x {case.records:,} | {ddb / case.median(HAND):.2f} "
-              f"| {case.median(USUAL) / ddb:.1f} | {case.median(NAIVE) / ddb:.0f} |")
+              f"| {case.median(USUAL) / ddb:.2f} | {case.median(NAIVE) / ddb:.1f} |")
     by_key = {(c.entity, c.records): c for c in cases}
     lines = []
     for entity in dict.fromkeys(c.entity for c in cases):
