@@ -220,8 +220,14 @@ def compile_projector(
     *,
     fast: cattrs.Converter | None = None,
     detailed: cattrs.Converter | None = None,
+    read_in_place: bool = True,
 ) -> CompiledProjector:
-    """Check a projector class and build its structuring and row functions once."""
+    """Check a projector class and build its structuring and row functions once.
+
+    ``read_in_place`` structures well-formed images straight from DynamoDB JSON with the
+    hooks of ``make_converter``; turn it off when ``fast`` has hooks of its own, so that
+    every image is decoded and structured by ``fast``.
+    """
     for attribute in ("entity_type", "model", "table", "key"):
         if not hasattr(projector, attribute):
             raise TypeError(f"{projector.__qualname__} must set the class attribute {attribute!r}")
@@ -254,7 +260,8 @@ def compile_projector(
             **overrides,  # type: ignore[arg-type]
         ),
         typed=make_dict_structure_fn(
-            projector.model, make_typed_converter(fast), **overrides),  # type: ignore[arg-type]
+            projector.model, make_typed_converter(fast), **overrides,  # type: ignore[arg-type]
+        ) if read_in_place else _decode_first,
         converter=fast,
         row_of=_row_builder(columns, projector.__qualname__),
         check_row=row_checker(columns),
@@ -291,6 +298,12 @@ def version_number(value: Any, name: str = "version") -> int:
     if number < 0:
         raise ValueError(f"version attribute {name!r}: {value!r} is negative")
     return number
+
+
+def _decode_first(raw_image: Mapping[str, Any], model: Any) -> Any:
+    """The typed path of a projector whose converter has hooks of its own: always declined,
+    so the image is decoded and structured by that converter."""
+    raise LookupError("decode first")
 
 
 def _key_getter(indexes: tuple[int, ...]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:

@@ -49,7 +49,11 @@ class ProjectorRegistry:
         converter: cattrs.Converter | None = None,
     ) -> None:
         self.type_attribute = type_attribute
-        self._fast = make_converter(detailed_validation=False)
+        # a converter of the caller's own (make_converter plus hooks) structures every image:
+        # its copy without detailed validation on the hot path, itself for error messages
+        self._own_converter = converter is not None
+        self._fast = (converter.copy(detailed_validation=False) if converter is not None
+                      else make_converter(detailed_validation=False))
         self._detailed = converter or make_converter(detailed_validation=True)
         self._by_type: dict[str, CompiledProjector] = {}
         self._by_table: dict[str, CompiledProjector] = {}
@@ -61,7 +65,8 @@ class ProjectorRegistry:
         Everything that would otherwise fail later — in DDL, on the first record, or by
         silently mixing two entities — fails here, with the fix in the message."""
         _check_names(projector)
-        compiled = compile_projector(projector, fast=self._fast, detailed=self._detailed)
+        compiled = compile_projector(projector, fast=self._fast, detailed=self._detailed,
+                                     read_in_place=not self._own_converter)
         existing = self._by_type.get(compiled.entity_type)
         if existing is not None:
             if existing.projector is projector:

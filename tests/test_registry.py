@@ -5,10 +5,13 @@ from core import (
     ProjectorRegistry,
     RegistryError,
     SkipReason,
+    StructureError,
     UnmappableField,
     load_registry,
+    make_converter,
     parse_record,
 )
+from core.dynamodb_json import encode_image
 from core.events import StreamEventBuilder
 from core.projector import Projector
 from projections.users import UserProjector
@@ -102,3 +105,29 @@ def test_type_attribute_is_configurable():
     registry.register(UserProjector)
     record = parse_record(StreamEventBuilder().insert({"PK": "a", "SK": "b", "_type": "User"}))
     assert registry.route(record).projector is UserProjector
+
+
+def test_a_converter_of_your_own_structures_every_image_and_explains_its_failures():
+    converter = make_converter()
+
+    def trimmed(value, _):
+        if not isinstance(value, str):
+            raise StructureError(f"expected a string, got {type(value).__name__}")
+        return value.strip()
+
+    converter.register_structure_hook(str, trimmed)
+    registry = ProjectorRegistry(converter=converter)
+    registry.register(UserProjector)
+    compiled = registry.get("User")
+    image = encode_image({"Id": 1, "Name": "  yuu  ", "Age": 17, "Height": 170, "Weight": 50})
+
+    assert compiled.structure_image(image).name == "yuu"
+    image["Name"] = {"N": "5"}
+    with pytest.raises(ValueError, match="attribute 'Name': expected a string, got int"):
+        compiled.structure_image(image)
+    # without it, the name is kept as written
+    plain = ProjectorRegistry()
+    plain.register(UserProjector)
+    kept = plain.get("User").structure_image(
+        encode_image({"Id": 1, "Name": "  yuu  ", "Age": 17, "Height": 170, "Weight": 50}))
+    assert kept.name == "  yuu  "
