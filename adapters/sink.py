@@ -1,9 +1,11 @@
 """The SQL sink: applies a batch plan in one transaction with guarded bulk statements.
 
-Per table and batch: one multi-row upsert of tombstones (deletes), one multi-row upsert
-of rows, both guarded so that only a higher sequence number replaces what is stored;
-then rows older than their tombstone are removed and tombstones older than their row are
-cleared. Dead letters and the consumer's checkpoint go into the same transaction.
+Per table and chunk of a batch: one multi-row upsert of tombstones (deletes), one
+multi-row upsert of rows, both guarded so that only a higher sequence number replaces
+what is stored (so chunks may arrive in any order); then, for every key written, rows
+older than their tombstone are removed and tombstones older than their row are cleared.
+Dead letters and the consumer's checkpoint go into the same transaction. On servers
+other than SQLite a writer thread runs a chunk's upserts while the next chunk is planned.
 """
 
 from __future__ import annotations
@@ -60,7 +62,10 @@ class Checkpoint:
 
 
 class SqlSink:
-    """Writes batch plans to one SQL database (MySQL/MariaDB/Aurora, SQLite, PostgreSQL)."""
+    """Writes batch plans to one SQL database (MySQL/MariaDB/Aurora, SQLite, PostgreSQL).
+
+    ``pipelined=False`` keeps every statement in the caller's thread.
+    """
 
     def __init__(
         self,
@@ -327,7 +332,8 @@ class _BatchWriter:
 
 class _TableStatements:
     """The SQL text of one table's guarded statements, built once, in the driver's
-    paramstyle; values always travel as bound parameters."""
+    paramstyle. Values travel as parameters, or, for MySQL upserts, in VALUES text that
+    ``adapters.literals`` renders exactly as PyMySQL binds parameters."""
 
     def __init__(self, projector: CompiledProjector, dialect: sa.Dialect) -> None:
         quote = dialect.identifier_preparer.quote
