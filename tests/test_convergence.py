@@ -295,6 +295,12 @@ def options_sink(projection_db: SqlSink) -> SqlSink:
     return sink
 
 
+@pytest.fixture(params=[None, 1], ids=["default chunks", "a chunk per record"])
+def chunk_records(request: pytest.FixtureRequest) -> int | None:
+    """Batches written whole, or a record at a time through the writer thread."""
+    return request.param
+
+
 def select(sink: SqlSink, sql: str) -> list[tuple]:
     with sink.engine.connect() as conn:
         return [tuple(r) for r in conn.exec_driver_sql(sql).all()]
@@ -304,10 +310,10 @@ def note(text: str) -> dict[str, Any]:
     return {"PK": "N#1", "SK": "A", "entity_type": "Note", "Text": text}
 
 
-def test_soft_delete_marks_the_row_and_a_newer_insert_clears_the_mark(options_sink):
+def test_soft_delete_marks_the_row_and_a_newer_insert_clears_the_mark(options_sink, chunk_records):
     removed_at = datetime.datetime(2024, 7, 20, 12, 30, 23, tzinfo=datetime.UTC)
     events = StreamEventBuilder(created_at=removed_at)
-    processor = BatchProcessor(options_sink.registry, options_sink)
+    processor = BatchProcessor(options_sink.registry, options_sink, chunk_records=chunk_records)
     first, second = events.insert(note("one")), events.modify(note("one"), note("two"))
     remove = events.remove(note("two"))
     rows = "SELECT pk, text, deleted_at, ddbproj_seq FROM conv_soft_notes"
@@ -327,12 +333,12 @@ def test_soft_delete_marks_the_row_and_a_newer_insert_clears_the_mark(options_si
     assert select(options_sink, "SELECT COUNT(*) FROM ddbproj_tomb_conv_soft_notes") == [(0,)]
 
 
-def test_soft_delete_of_keys_only_remove_waits_for_the_row(options_sink):
+def test_soft_delete_of_keys_only_remove_waits_for_the_row(options_sink, chunk_records):
     """A REMOVE without OldImage, delivered before the INSERT it follows, leaves a
     tombstone with its mark; the INSERT then arrives as a row already deleted."""
     removed_at = datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=datetime.UTC)
     events = StreamEventBuilder(created_at=removed_at)
-    processor = BatchProcessor(options_sink.registry, options_sink)
+    processor = BatchProcessor(options_sink.registry, options_sink, chunk_records=chunk_records)
     first = events.insert(note("one"))
     remove = events.remove({"PK": "N#1", "SK": "A"})
     assert "OldImage" not in remove["dynamodb"]
@@ -348,12 +354,13 @@ def doc(version: int, body: str) -> dict[str, Any]:
     return {"PK": "D#1", "SK": "A", "entity_type": "Doc", "Body": body, "Version": version}
 
 
-def test_a_version_attribute_orders_changes_whatever_their_sequence_numbers(options_sink):
+def test_a_version_attribute_orders_changes_whatever_their_sequence_numbers(
+        options_sink, chunk_records):
     """Across a shard split the stream order of two shards is not comparable: here the
     newer version comes with the lower sequence number, and still wins."""
     newer_shard = StreamEventBuilder(start_sequence=100)
     older_shard = StreamEventBuilder(start_sequence=900)
-    processor = BatchProcessor(options_sink.registry, options_sink)
+    processor = BatchProcessor(options_sink.registry, options_sink, chunk_records=chunk_records)
     v2 = newer_shard.modify(doc(1, "one"), doc(2, "two"))
     v1 = older_shard.insert(doc(1, "one"))
     rows = "SELECT body, version, ddbproj_seq FROM conv_versioned_docs"
@@ -373,19 +380,19 @@ def test_a_version_attribute_orders_changes_whatever_their_sequence_numbers(opti
     assert select(options_sink, rows) == [("three", 3, 6)]
 
 
-def test_a_versioned_remove_needs_its_old_image(options_sink):
+def test_a_versioned_remove_needs_its_old_image(options_sink, chunk_records):
     events = StreamEventBuilder(start_sequence=100)
-    result = BatchProcessor(options_sink.registry, options_sink).process_event(
-        events.event([events.remove({"PK": "D#1", "SK": "A"})]))
+    processor = BatchProcessor(options_sink.registry, options_sink, chunk_records=chunk_records)
+    result = processor.process_event(events.event([events.remove({"PK": "D#1", "SK": "A"})]))
     assert result.dead_lettered == 1
     assert select(options_sink, "SELECT error FROM ddbproj_dead_letters") == [(
         "Doc (PK=D#1, SK=A, seq 100): the REMOVE has no OldImage with the version attribute "
         "'Version': a projector with a version needs the NEW_AND_OLD_IMAGES stream view",)]
 
 
-def test_a_timestamp_version_orders_by_time_not_by_text(options_sink):
+def test_a_timestamp_version_orders_by_time_not_by_text(options_sink, chunk_records):
     events = StreamEventBuilder()
-    processor = BatchProcessor(options_sink.registry, options_sink)
+    processor = BatchProcessor(options_sink.registry, options_sink, chunk_records=chunk_records)
 
     def page(body: str, when: str) -> dict[str, Any]:
         return {"PK": "P#1", "SK": "A", "entity_type": "Page", "Body": body, "UpdatedAt": when}
