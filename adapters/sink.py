@@ -277,7 +277,7 @@ class _BatchWriter:
             self.written.setdefault(table, []).append(changes)
 
     def _upsert(self, upsert: _Upsert, rows: list[tuple[Any, ...]]) -> None:
-        if self.driver is None or not upsert.mysql:
+        if self.driver is None:
             self._run(functools.partial(self.conn.exec_driver_sql, upsert.sql, rows))
             return
         for statement in literals.statements(upsert.head, rows, upsert.tail, self.driver.escape):
@@ -391,7 +391,6 @@ class _TableStatements:
         self.any_tombstone = f"SELECT 1 FROM {tomb} LIMIT 1"
         self._probe = f"SELECT {', '.join(keys)} FROM {tomb} WHERE {key_list} IN ({{marks}})"
         self._one_key = one_key
-        self._sqlite_seq = self.sqlite
 
     def purge(self, count: int) -> str:
         return self._purge.replace("{marks}", ", ".join([self._one_key] * count))
@@ -403,7 +402,7 @@ class _TableStatements:
         return self._probe.replace("{marks}", ", ".join([self._one_key] * count))
 
     def seq(self, sequence_number: int) -> Any:
-        return str(sequence_number).zfill(SEQ_WIDTH) if self._sqlite_seq else sequence_number
+        return str(sequence_number).zfill(SEQ_WIDTH) if self.sqlite else sequence_number
 
     def parameters(
         self, changes: TableChanges
@@ -423,7 +422,7 @@ class _TableStatements:
 
     def upsert_params(self, changes: TableChanges) -> list[tuple[Any, ...]]:
         """One parameter tuple per upserted row: its values, then its sequence number."""
-        if self._decimal_indexes or self._sqlite_seq:
+        if self._decimal_indexes or self.sqlite:
             return [(*self.row_params(row), self.seq(seq)) for seq, row in changes.upserts()]
         return [(*row, seq) for seq, row in changes.changes.values() if row is not None]
 
@@ -452,7 +451,6 @@ class _Upsert:
     head: str
     placeholders: str
     tail: str
-    mysql: bool
 
     @property
     def sql(self) -> str:
@@ -475,12 +473,11 @@ def _guarded_upsert(
         newer = f"VALUES({seq}) > {seq}"
         sets = [f"{c} = IF({newer}, VALUES({c}), {c})" for c in values if c != seq]
         sets.append(f"{seq} = IF({newer}, VALUES({seq}), {seq})")
-        return _Upsert(head, placeholders, f" ON DUPLICATE KEY UPDATE {', '.join(sets)}",
-                       mysql=True)
+        return _Upsert(head, placeholders, f" ON DUPLICATE KEY UPDATE {', '.join(sets)}")
     sets = [f"{c} = excluded.{c}" for c in values]
     return _Upsert(head, placeholders,
                    f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {', '.join(sets)} "
-                   f"WHERE excluded.{seq} > {table}.{seq}", mysql=False)
+                   f"WHERE excluded.{seq} > {table}.{seq}")
 
 
 def _upsert(
