@@ -11,7 +11,7 @@ import datetime
 import enum
 import types
 import typing
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -26,7 +26,7 @@ from cattrs.errors import (
 )
 from cattrs.gen import make_dict_structure_fn
 
-from core.dynamodb_json import decode_value
+from core.dynamodb_json import decode_number, decode_value
 
 __all__ = [
     "StructureError",
@@ -295,11 +295,13 @@ def make_typed_converter(plain: cattrs.Converter) -> cattrs.Converter:
 
         return structure
 
-    def enum_of(cls: Any) -> Any:
-        def structure(av: Any, _: Any) -> Any:
+    def from_text(read: Callable[[str, Any], Any]) -> Callable[[Any, Any], Any]:
+        """A hook reading an ``S`` value in place with ``read``; anything else decoded."""
+
+        def structure(av: Any, cls: Any) -> Any:
             value = av.get("S")
             if value.__class__ is str and len(av) == 1:
-                return cls(value)
+                return read(value, cls)
             return decoded(av, cls)
 
         return structure
@@ -308,15 +310,13 @@ def make_typed_converter(plain: cattrs.Converter) -> cattrs.Converter:
     typed.register_structure_hook_factory(attrs.has, nested)
     typed.register_structure_hook_factory(_is_list, list_of)
     typed.register_structure_hook_factory(_is_text_set, text_set)
-    typed.register_structure_hook_factory(_is_enum, enum_of)
+    typed.register_structure_hook_func(_is_enum, from_text(_structure_enum))
     typed.register_structure_hook_factory(_is_optional, optional)
     typed.register_structure_hook(str, _typed_str)
     typed.register_structure_hook(int, _typed_int)
     typed.register_structure_hook(bool, _typed_bool)
     typed.register_structure_hook(Decimal, _typed_decimal)
-    typed.register_structure_hook(datetime.datetime, lambda av, cls: (
-        _structure_datetime(av["S"], cls) if av.get("S").__class__ is str and len(av) == 1
-        else decoded(av, cls)))
+    typed.register_structure_hook(datetime.datetime, from_text(_structure_datetime))
     for cls in (float, bytes):
         typed.register_structure_hook(cls, decoded)
     return typed
@@ -353,10 +353,8 @@ def _typed_int(av: Any, _: type) -> int:
 def _typed_decimal(av: Any, _: type) -> Decimal:
     text = av.get("N")
     if text.__class__ is str and len(av) == 1:
-        number = Decimal(text)
-        if number.is_finite():
-            # the decoder's reading: "1.50" stays, "2.0" and "1E+2" are integers
-            return number if number != number.to_integral_value() else Decimal(int(number))
+        number = decode_number(text)  # the decoder's reading: "1.50" stays, "2.0" is 2
+        return number if number.__class__ is Decimal else Decimal(number)
     raise _NotPlain
 
 

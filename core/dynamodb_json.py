@@ -20,6 +20,7 @@ __all__ = [
     "DecodeError",
     "decode_attributes",
     "decode_image",
+    "decode_number",
     "decode_value",
     "encode_image",
     "encode_value",
@@ -78,7 +79,7 @@ def _decode(av: Any) -> Any:
             raise _Malformed
         val = av.get("N")
         if val is not None:
-            return _number(val)
+            return decode_number(val)
         val = av.get("M")
         if val is not None:
             return {k: _decode(v) for k, v in val.items()}
@@ -95,7 +96,7 @@ def _decode_tagged(av: Any) -> Any:
             return val
         raise _Malformed
     if tag == "N":
-        return _number(val)
+        return decode_number(val)
     if tag == "M":
         return {k: _decode(v) for k, v in val.items()}
     if tag == "L":
@@ -115,7 +116,7 @@ def _decode_tagged(av: Any) -> Any:
             return set(val)
         raise _Malformed
     if tag == "NS":
-        return {_number(n) for n in val}
+        return {decode_number(n) for n in val}
     if tag == "BS":
         return {_binary(b) for b in val}
     raise _Malformed
@@ -129,7 +130,10 @@ def _only_tag(av: Mapping[str, Any]) -> tuple[str, Any]:
     return present[0]
 
 
-def _number(val: Any) -> int | Decimal:
+def decode_number(val: Any) -> int | Decimal:
+    """An ``N`` value as ddbproj reads it: an integral number as ``int`` ("2.0" is 2), any
+    other as the exact ``Decimal`` ("1.50" stays); raises for text that is not a finite
+    number."""
     cls = val.__class__
     if cls is str:
         if val.isdigit():
