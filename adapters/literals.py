@@ -6,6 +6,10 @@ large ``executemany``. Rows here hold few types (text, integers, NULL, decimals,
 timestamps), so those get a direct path and every other value goes to PyMySQL's own
 ``escape``; a property test holds the text byte-equal to PyMySQL's. With the session's
 ``NO_BACKSLASH_ESCAPES`` mode on, the caller binds through PyMySQL instead.
+
+Text is escaped as characters and then encoded, as PyMySQL does: that is safe only when no
+multi-byte character of the connection's character set contains the byte 0x5C (the
+backslash), which ``adapters.engine`` guarantees by connecting with utf8mb4 only.
 """
 
 from __future__ import annotations

@@ -116,3 +116,57 @@ def test_no_backslash_escapes_mode_is_seen_and_the_sink_still_writes_exact_text(
 
 def test_default_session_reads_backslash_escapes(driver):
     assert literals.backslash_escapes(driver)
+
+
+#: Codecs in which a multi-byte character can hold byte 0x5C (the backslash).
+BACKSLASH_CODECS = ("shift_jis", "cp932", "gbk", "big5")
+
+
+def _holds_a_backslash_byte(char):
+    for codec in BACKSLASH_CODECS:
+        try:
+            if b"\\" in char.encode(codec):
+                return True
+        except UnicodeEncodeError:
+            pass
+    return False
+
+
+BACKSLASH_CHARS = [chr(cp) for cp in range(0x80, 0x10000)
+                   if not 0xD800 <= cp < 0xE000 and _holds_a_backslash_byte(chr(cp))]
+PAYLOADS = ["¥' OR 1=1 --", "¥'), (999, 'injected') -- ", "ソ' OR '1'='1",
+            "表\\'; DROP TABLE lit; --",
+            "¥\\'¥\\\\'", *(f"{char}' OR 1=1 -- {char}" for char in BACKSLASH_CHARS),
+            "".join(BACKSLASH_CHARS) + "'"]
+
+
+def test_the_backslash_characters_are_the_ones_that_make_the_attack():
+    assert "¥" in BACKSLASH_CHARS  # 0x5C itself in Shift JIS
+    assert "ソ".encode("shift_jis") == b"\x83\\"
+    assert "表".encode("cp932") == b"\x95\\"
+    assert len(BACKSLASH_CHARS) > 200
+
+
+def test_text_with_backslash_bytes_in_other_charsets_round_trips_exactly(mysql_engine):
+    rows = list(enumerate(PAYLOADS))
+    with mysql_engine.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE TEMPORARY TABLE lit_charsets (id INT PRIMARY KEY, body TEXT)")
+        driver = conn.connection.driver_connection
+        assert driver.charset == "utf8mb4"
+        for statement in literals.statements("INSERT INTO lit_charsets VALUES ", rows, "",
+                                             driver.escape):
+            conn.exec_driver_sql(statement, execution_options={"no_parameters": True})
+        rendered = conn.exec_driver_sql("SELECT id, body FROM lit_charsets ORDER BY id").all()
+        conn.exec_driver_sql("DELETE FROM lit_charsets")
+        cursor = driver.cursor()
+        cursor.executemany("INSERT INTO lit_charsets VALUES (%s, %s)", rows)
+        bound = conn.exec_driver_sql("SELECT id, body FROM lit_charsets ORDER BY id").all()
+        conn.exec_driver_sql("DROP TEMPORARY TABLE lit_charsets")
+    assert [tuple(row) for row in rendered] == rows
+    assert [tuple(row) for row in bound] == rows
+
+
+def test_a_connection_charset_where_escaping_is_unsafe_is_refused():
+    with pytest.raises(ValueError, match=r"charset=sjis is not allowed.*remove it from the URL"):
+        make_engine("mysql+pymysql://root@127.0.0.1:3306/test?charset=sjis")
