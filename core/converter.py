@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime
 import enum
+import math
+import reprlib
 import types
 import typing
 from collections.abc import Callable, Iterator, Mapping
@@ -26,7 +28,7 @@ from cattrs.errors import (
 )
 from cattrs.gen import make_dict_structure_fn
 
-from core.dynamodb_json import decode_number, decode_value
+from core.dynamodb_json import decode_number, decode_value, text_problem
 
 __all__ = [
     "StructureError",
@@ -84,16 +86,21 @@ def dynamodb_tag(value: Any) -> str:
     return type(value).__name__
 
 
+#: Numbers shown in scientific notation in messages (``str`` of a huge int may fail).
+_HUGE = 10**60
+
+
 def _got(value: Any) -> str:
     """What came, as the item's writer would recognise it: ``got S "x"``, ``got N 1.5``."""
     if isinstance(value, str):
-        text = '"' + value + '"'
+        text = '"' + value[:40] + '"'
     elif isinstance(value, Decimal) or (isinstance(value, int) and not isinstance(value, bool)):
-        text = str(value)
+        text = str(value) if -_HUGE < value < _HUGE else f"{value:.6E}"
     else:
-        text = repr(value)
+        text = reprlib.repr(value)
     if len(text) > 40:
         text = text[:37] + "..."
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     return f"got {dynamodb_tag(value)} {text}"
 
 
@@ -116,13 +123,21 @@ def _structure_decimal(value: Any, _: type) -> Decimal:
 
 def _structure_float(value: Any, _: type) -> float:
     if value.__class__ in (int, Decimal, float):
-        return float(value)
+        number = float(value)
+        if math.isfinite(number):
+            return number
+        raise StructureError(f"expected a number that fits a float, {_got(value)}")
     raise StructureError(f"expected a number, {_got(value)}")
 
 
 def _structure_str(value: Any, _: type) -> str:
     if value.__class__ is str:
-        return value
+        if value.isascii():
+            return value
+        problem = text_problem(value)
+        if problem is None:
+            return value
+        raise StructureError(f"expected a string, got S with a {problem}")
     raise StructureError(f"expected a string, {_got(value)}")
 
 
@@ -138,24 +153,43 @@ def _structure_bytes(value: Any, _: type) -> bytes:
     raise StructureError(f"expected a binary, {_got(value)}")
 
 
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
+#: Epoch seconds of the first and the last second a datetime holds (years 1 to 9999, UTC).
+_FIRST_SECOND = -62_135_596_800
+_LAST_SECOND = 253_402_300_799
+
+
 def _structure_datetime(value: Any, _: type) -> datetime.datetime:
-    """ISO-8601 text or epoch seconds; naive values are taken as UTC."""
-    if isinstance(value, str):
+    """ISO-8601 text or epoch seconds; naive values are taken as UTC. The instant must be
+    within years 1 to 9999 in UTC, where it is stored (``9999-12-31T23:59:59-05:00`` is
+    not)."""
+    if value.__class__ is str:
         try:
             parsed = datetime.datetime.fromisoformat(value)
         except ValueError:
             raise StructureError(f"expected an ISO-8601 timestamp, {_got(value)}") from None
-    elif value.__class__ in (int, Decimal):
-        parsed = datetime.datetime.fromtimestamp(0, tz=datetime.UTC) + datetime.timedelta(
-            seconds=int(value), microseconds=int((Decimal(value) % 1) * 1_000_000)
-        )
-    else:
-        raise StructureError(f"expected a timestamp (ISO text or epoch seconds), {_got(value)}")
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.UTC)
+        if parsed.tzinfo is None:
+            return parsed.replace(tzinfo=datetime.UTC)
+        if parsed.year in (1, 9999):
+            try:
+                parsed.astimezone(datetime.UTC)
+            except OverflowError:
+                raise StructureError(
+                    f"expected a timestamp within years 1 to 9999 in UTC, {_got(value)}"
+                ) from None
+        return parsed
+    if value.__class__ in (int, Decimal):
+        if not _FIRST_SECOND <= value <= _LAST_SECOND:
+            raise StructureError(
+                f"expected epoch seconds within years 1 to 9999, {_got(value)}")
+        whole = int(value)
+        return _EPOCH + datetime.timedelta(
+            seconds=whole, microseconds=int((value - whole) * 1_000_000))
+    raise StructureError(f"expected a timestamp (ISO text or epoch seconds), {_got(value)}")
 
 
 def _structure_date(value: Any, _: type) -> datetime.date:
-    if isinstance(value, str):
+    if value.__class__ is str:
         try:
             return datetime.date.fromisoformat(value)
         except ValueError:
@@ -168,11 +202,18 @@ def _is_enum(cls: Any) -> bool:
 
 
 def _structure_enum(value: Any, cls: type[enum.Enum]) -> enum.Enum:
+    """The member whose value is ``value`` and of its type: ``True`` is not the member 1
+    (nor ``1.0``, nor ``Decimal(1)``), though Python compares them equal."""
     try:
-        return cls(value)
-    except ValueError:
-        allowed = ", ".join(repr(member.value) for member in cls)
-        raise StructureError(f"expected one of {allowed}, {_got(value)}") from None
+        member = cls(value)
+    except (ValueError, TypeError):
+        member = None
+    if member is not None and member.value.__class__ is value.__class__:
+        return member
+    allowed = ", ".join(repr(m.value) for m in cls)
+    if len(allowed) > 200:
+        allowed = allowed[:197] + "..."
+    raise StructureError(f"expected one of {allowed}, {_got(value)}") from None
 
 
 # -- errors ------------------------------------------------------------------------------
@@ -288,9 +329,10 @@ def make_typed_converter(plain: cattrs.Converter) -> cattrs.Converter:
 
         def structure(av: Any, _: Any) -> Any:
             values = av.get("SS")
-            if (values.__class__ is list and len(av) == 1
-                    and all(value.__class__ is str for value in values)):
-                return build(values)
+            if values.__class__ is list and len(av) == 1:
+                text = "".join(values)  # TypeError unless all are strings: the slow path
+                if text.isascii():
+                    return build(values)
             raise _NotPlain
 
         return structure
@@ -338,7 +380,7 @@ def _is_optional(cls: Any) -> bool:
 
 def _typed_str(av: Any, _: type) -> str:
     value = av.get("S")
-    if value.__class__ is str and len(av) == 1:
+    if value.__class__ is str and len(av) == 1 and (value.isascii() or text_problem(value) is None):
         return value
     raise _NotPlain
 
@@ -346,7 +388,11 @@ def _typed_str(av: Any, _: type) -> str:
 def _typed_int(av: Any, _: type) -> int:
     value = av.get("N")
     if value.__class__ is str and len(av) == 1:
-        return int(value)
+        if len(value) < 19 and value.isdigit():
+            return int(value)
+        number = decode_number(value)  # the decoder's reading: "2.0" is 2, "1e999" refused
+        if number.__class__ is int:
+            return number
     raise _NotPlain
 
 

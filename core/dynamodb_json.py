@@ -9,14 +9,26 @@ to name the attribute path of the error.
 from __future__ import annotations
 
 import base64
-import binascii
+import contextlib
 import datetime
 import enum
+import reprlib
 from collections.abc import Iterable, Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import (
+    Clamped,
+    Context,
+    Decimal,
+    Inexact,
+    InvalidOperation,
+    Overflow,
+    Rounded,
+    Subnormal,
+    Underflow,
+)
 from typing import Any
 
 __all__ = [
+    "MAX_DEPTH",
     "DecodeError",
     "decode_attributes",
     "decode_image",
@@ -24,9 +36,32 @@ __all__ = [
     "decode_value",
     "encode_image",
     "encode_value",
+    "number_problem",
+    "text_problem",
 ]
 
 _TAGS = frozenset({"S", "N", "B", "BOOL", "NULL", "M", "L", "SS", "NS", "BS"})
+
+#: Nesting DynamoDB allows: a top-level attribute is level 1, each map or list one more.
+#: Deeper values are refused (so a hostile image cannot exhaust the stack, and a JSON
+#: column never meets MySQL's own depth limit).
+MAX_DEPTH = 32
+
+#: DynamoDB numbers, as boto3's deserializer reads them: at most 38 significant digits, a
+#: magnitude from 1E-130 to 9.9999999999999999999999999999999999999E+125, or zero; every
+#: signal that would round, clamp or overflow is an error.
+_NUMBERS = Context(
+    prec=38, Emax=125, Emin=-130,
+    traps=[InvalidOperation, Overflow, Underflow, Subnormal, Rounded, Inexact, Clamped],
+)
+#: boto3 reads exponents down to -165 (its context's smallest): ours may not go lower.
+_SMALLEST_EXPONENT = -165
+#: Longer number text is refused unread: the longest valid one written out positionally
+#: (38 digits below 1E-129, with sign) has 170 characters.
+_MAX_NUMBER_TEXT = 256
+
+_NUMBER_RULE = ("DynamoDB numbers have at most 38 significant digits and a magnitude from "
+                "1E-130 to 9.9999999999999999999999999999999999999E+125")
 
 
 class DecodeError(ValueError):
@@ -38,16 +73,20 @@ class DecodeError(ValueError):
         self.reason = reason
 
 
-class _Malformed(Exception):
+class _Malformed(ValueError):
     """Raised deep in the fast path; turned into a DecodeError with the full path."""
 
 
 def decode_image(image: Mapping[str, Any], path: str = "NewImage") -> dict[str, Any]:
     """Decode a whole image (attribute name -> attribute value)."""
     try:
-        return {name: _decode(value) for name, value in image.items()}
+        decoded = {name: _decode(value, 1) for name, value in image.items()}
+        names = "".join(decoded)
+        if names.isascii() or _clean(names):
+            return decoded
     except Exception:
-        raise _diagnose(image, path) from None
+        pass
+    raise _diagnose(image, path) from None
 
 
 def decode_attributes(
@@ -56,25 +95,30 @@ def decode_attributes(
     """Decode only the attributes ``names`` of an image (those it has): what a key needs,
     without decoding the rest of a large image."""
     try:
-        return {name: _decode(image[name]) for name in names if name in image}
+        return {name: _decode(image[name], 1) for name in names if name in image}
     except Exception:
-        raise _diagnose({n: image[n] for n in names if n in image}, path) from None
+        pass
+    part: Any = image
+    with contextlib.suppress(Exception):
+        part = {n: image[n] for n in names if n in image}
+    raise _diagnose(part, path) from None
 
 
 def decode_value(value: Any, path: str = "value") -> Any:
     """Decode one attribute value."""
     try:
-        return _decode(value)
+        return _decode(value, 1)
     except Exception:
-        raise _diagnose_value(value, path) or DecodeError(path, "malformed value") from None
+        pass
+    raise _diagnose_value(value, path, 1) or DecodeError(path, "malformed value") from None
 
 
-def _decode(av: Any) -> Any:
+def _decode(av: Any, depth: int) -> Any:
     # the common shapes first, by probing the tag: no item views, no tuple unpacking
     if len(av) == 1:
         val = av.get("S")
         if val is not None:
-            if val.__class__ is str:
+            if val.__class__ is str and (val.isascii() or _clean(val)):
                 return val
             raise _Malformed
         val = av.get("N")
@@ -82,25 +126,47 @@ def _decode(av: Any) -> Any:
             return decode_number(val)
         val = av.get("M")
         if val is not None:
-            return {k: _decode(v) for k, v in val.items()}
+            return _map(val, depth)
         val = av.get("L")
         if val is not None:
-            return [_decode(v) for v in val]
-    return _decode_tagged(av)
+            return _list(val, depth)
+    return _decode_tagged(av, depth)
 
 
-def _decode_tagged(av: Any) -> Any:
+def _map(val: Any, depth: int) -> dict[str, Any]:
+    if val.__class__ is not dict and not isinstance(val, Mapping):
+        raise _Malformed
+    depth += 1
+    if depth > MAX_DEPTH and val:
+        raise _Malformed
+    decoded = {k: _decode(v, depth) for k, v in val.items()}
+    keys = "".join(decoded)
+    if keys.isascii() or _clean(keys):
+        return decoded
+    raise _Malformed
+
+
+def _list(val: Any, depth: int) -> list[Any]:
+    if val.__class__ is not list:
+        raise _Malformed
+    depth += 1
+    if depth > MAX_DEPTH and val:
+        raise _Malformed
+    return [_decode(v, depth) for v in val]
+
+
+def _decode_tagged(av: Any, depth: int) -> Any:
     tag, val = next(iter(av.items())) if len(av) == 1 else _only_tag(av)
     if tag == "S":
-        if val.__class__ is str:
+        if val.__class__ is str and (val.isascii() or _clean(val)):
             return val
         raise _Malformed
     if tag == "N":
         return decode_number(val)
     if tag == "M":
-        return {k: _decode(v) for k, v in val.items()}
+        return _map(val, depth)
     if tag == "L":
-        return [_decode(v) for v in val]
+        return _list(val, depth)
     if tag == "BOOL":
         if val is True or val is False:
             return val
@@ -111,8 +177,11 @@ def _decode_tagged(av: Any) -> Any:
         raise _Malformed
     if tag == "B":
         return _binary(val)
+    if val.__class__ is not list:
+        raise _Malformed  # a set is a JSON list: never a string read as its characters
     if tag == "SS":
-        if all(s.__class__ is str for s in val):
+        text = "".join(val)  # TypeError unless every member is a string
+        if text.isascii() or _clean(text):
             return set(val)
         raise _Malformed
     if tag == "NS":
@@ -130,37 +199,76 @@ def _only_tag(av: Mapping[str, Any]) -> tuple[str, Any]:
     return present[0]
 
 
+def _clean(text: str) -> bool:
+    """Whether non-ASCII text is valid Unicode: a lone surrogate (which JSON's ``\\ud800``
+    escape can make) is not, and MySQL's utf8mb4 cannot store it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def text_problem(text: str) -> str | None:
+    """Why ``text`` cannot be stored as it is (a lone surrogate), else None."""
+    if text.isascii() or _clean(text):
+        return None
+    index = next(i for i, c in enumerate(text) if "\ud800" <= c <= "\udfff")
+    return (f"lone surrogate U+{ord(text[index]):04X} at character {index}: not valid "
+            "Unicode, and MySQL's utf8mb4 cannot store it")
+
+
 def decode_number(val: Any) -> int | Decimal:
     """An ``N`` value as ddbproj reads it: an integral number as ``int`` ("2.0" is 2), any
-    other as the exact ``Decimal`` ("1.50" stays); raises for text that is not a finite
-    number."""
-    cls = val.__class__
-    if cls is str:
+    other as the exact ``Decimal`` ("1.50" stays). Only text is a number (DynamoDB JSON
+    writes numbers as strings; a bare JSON number or a bool is refused), and only what
+    DynamoDB holds: raises ``ValueError`` for anything else, without ever converting
+    more than 256 characters."""
+    if val.__class__ is not str:
+        raise _Malformed
+    if len(val) < 39:
+        # up to 38 digits: always in range, and int() is exact ("٣" too, like Decimal)
         if val.isdigit():
             return int(val)
-        # int() never accepts '.', 'e' or 'E': such text goes straight to Decimal
-        if "." not in val and "e" not in val and "E" not in val:
-            try:
-                return int(val)
-            except ValueError:
-                pass
-        try:
-            number = Decimal(val)
-        except InvalidOperation:
-            raise _Malformed from None
-    elif cls is int:
-        return val  # type: ignore[no-any-return]
-    elif cls is float:
-        number = Decimal(repr(val))
-    elif cls is Decimal:
-        number = val
-    else:
+        if val[:1] == "-" and val[1:].isdigit():
+            return int(val)
+    elif len(val) > _MAX_NUMBER_TEXT:
         raise _Malformed
+    try:
+        number = _NUMBERS.create_decimal(val)
+    except ArithmeticError:
+        raise _Malformed from None
     if not number.is_finite():
+        raise _Malformed
+    if number.adjusted() < -128 and int(number.as_tuple().exponent) < _SMALLEST_EXPONENT:
         raise _Malformed
     if number == number.to_integral_value():
         return int(number)
     return number
+
+
+def number_problem(val: Any) -> str | None:
+    """Why ``val`` is not the text of a DynamoDB number, else None."""
+    if val.__class__ is not str:
+        what = "BOOL" if isinstance(val, bool) else type(val).__name__
+        return (f"expected the number as a string (DynamoDB JSON writes {{\"N\": \"1.5\"}}), "
+                f"got {what} {_short(val)}")
+    try:
+        decode_number(val)
+    except ValueError:
+        pass
+    else:
+        return None
+    if len(val) > _MAX_NUMBER_TEXT:
+        return (f"number text of {len(val)} characters, longer than any DynamoDB number: "
+                f"{_short(val)}")
+    try:
+        plain = Decimal(val)
+    except ArithmeticError:
+        return f"invalid value {_short(val)}"
+    if not plain.is_finite() or val != val.strip() or "_" in val:
+        return f"invalid value {_short(val)}"
+    return f"{_short(val)} is not a DynamoDB number: {_NUMBER_RULE}"
 
 
 def _binary(val: Any) -> bytes:
@@ -169,62 +277,135 @@ def _binary(val: Any) -> bytes:
     if val.__class__ is str:
         try:
             return base64.b64decode(val, validate=True)
-        except binascii.Error:
+        except ValueError:  # binascii.Error, or text that is not ASCII
             raise _Malformed from None
     raise _Malformed
 
 
-def _diagnose(image: Mapping[str, Any], path: str) -> DecodeError:
+# -- explaining a failure: slow, bounded by MAX_DEPTH, never raising -----------------------
+
+
+def _diagnose(image: Any, path: str) -> DecodeError:
     """Walk a failed image again, slowly, to find and describe the first bad value."""
     if not isinstance(image, Mapping):
         return DecodeError(path, f"expected a map of attributes, got {type(image).__name__}")
-    for name, value in image.items():
-        found = _diagnose_value(value, f"{path}.{name}" if path else name)
-        if found is not None:
-            return found
+    try:
+        for name, value in image.items():
+            where = _join(path, name)
+            problem = _key_problem(name)
+            if problem is not None:
+                return DecodeError(where, f"attribute name: {problem}")
+            found = _diagnose_value(value, where, 1)
+            if found is not None:
+                return found
+    except Exception as error:  # a mapping whose own methods fail
+        return DecodeError(path, f"unreadable image ({type(error).__name__})")
     return DecodeError(path, "malformed attribute value")
 
 
-def _diagnose_value(av: Any, path: str) -> DecodeError | None:
+def _diagnose_value(av: Any, path: str, depth: int) -> DecodeError | None:
+    try:
+        return _explain(av, path, depth)
+    except Exception as error:
+        return DecodeError(path, f"unreadable value ({type(error).__name__})")
+
+
+def _explain(av: Any, path: str, depth: int) -> DecodeError | None:
     if not isinstance(av, Mapping):
         return DecodeError(path, f"expected a typed attribute value, got {type(av).__name__}")
     present = [tag for tag, val in av.items() if val is not None] if len(av) > 1 else list(av)
     if len(present) != 1:
         if not present:
-            what = "none" if not av else "only null ones (" + ", ".join(repr(t) for t in av) + ")"
+            what = "none" if not av else "only null ones (" + ", ".join(
+                _short(t) for t in list(av)[:12]) + ")"
         else:
-            what = ", ".join(repr(t) for t in present)
+            what = ", ".join(_short(t) for t in present[:12])
         return DecodeError(path, f"expected exactly one type tag, got {what}")
     tag = present[0]
     val = av[tag]
     if tag not in _TAGS:
-        return DecodeError(path, f"unknown type tag {tag!r}")
+        return DecodeError(path, f"unknown type tag {_short(tag)}")
+    if tag == "M":
+        if not isinstance(val, Mapping):
+            return DecodeError(path, f"M: expected a map, got {type(val).__name__}")
+        if depth + 1 > MAX_DEPTH and val:
+            return DecodeError(path, f"M: nested deeper than DynamoDB's {MAX_DEPTH} levels")
+        for name, child in val.items():
+            where = f"{path}.{_name(name)}"
+            problem = _key_problem(name)
+            if problem is not None:
+                return DecodeError(where, f"map key: {problem}")
+            found = _explain(child, where, depth + 1)
+            if found is not None:
+                return found
+        return None
+    if tag == "L":
+        if val.__class__ is not list:
+            return DecodeError(path, f"L: expected a list, got {type(val).__name__}")
+        if depth + 1 > MAX_DEPTH and val:
+            return DecodeError(path, f"L: nested deeper than DynamoDB's {MAX_DEPTH} levels")
+        for index, child in enumerate(val):
+            found = _explain(child, f"{path}[{index}]", depth + 1)
+            if found is not None:
+                return found
+        return None
+    if tag in ("SS", "NS", "BS"):
+        if val.__class__ is not list:
+            return DecodeError(path, f"{tag}: expected a list, got {type(val).__name__}")
+        for index, member in enumerate(val):
+            problem = _scalar_problem(tag[0], member)
+            if problem is not None:
+                return DecodeError(f"{path}[{index}]", f"{tag}: {problem}")
+        return None
+    problem = _scalar_problem(tag, val)
+    return DecodeError(path, f"{tag}: {problem}") if problem is not None else None
+
+
+def _scalar_problem(tag: str, val: Any) -> str | None:
+    if tag == "N":
+        return number_problem(val)
+    if tag == "S" and val.__class__ is str:
+        return text_problem(val)
     try:
-        if tag == "M":
-            if not isinstance(val, Mapping):
-                return DecodeError(path, f"M: expected a map, got {type(val).__name__}")
-            for name, child in val.items():
-                found = _diagnose_value(child, f"{path}.{name}")
-                if found is not None:
-                    return found
-            return None
-        if tag == "L":
-            if not isinstance(val, list):
-                return DecodeError(path, f"L: expected a list, got {type(val).__name__}")
-            for index, child in enumerate(val):
-                found = _diagnose_value(child, f"{path}[{index}]")
-                if found is not None:
-                    return found
-            return None
-        _decode({tag: val})
+        _decode({tag: val}, 1)
     except Exception:
-        return DecodeError(path, f"{tag}: invalid value {_short(val)}")
+        return f"invalid value {_short(val)}"
     return None
 
 
+def _key_problem(name: Any) -> str | None:
+    if name.__class__ is not str:
+        return f"expected a string, got {type(name).__name__}"
+    return text_problem(name)
+
+
+def _join(path: str, name: Any) -> str:
+    return f"{path}.{_name(name)}" if path else _name(name)
+
+
+def _name(name: Any) -> str:
+    """A name as a path shows it: lone surrogates escaped, at most 100 characters."""
+    text = name if name.__class__ is str else _short(name)
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text if len(text) <= 100 else text[:97] + "..."
+
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = 60
+_REPR.maxother = 60
+_REPR.maxlevel = 3
+
+
 def _short(val: Any) -> str:
-    text = repr(val)
-    return text if len(text) <= 60 else text[:57] + "..."
+    """A bounded repr: never deep, never long, never a lone surrogate."""
+    try:
+        text = repr(val) if val.__class__ in (str, int, float, bool) and not (
+            val.__class__ is int and abs(val) > 10**60) else _REPR.repr(val)
+    except Exception:
+        text = f"<{type(val).__name__}>"
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 # -- encoding: the inverse, with the same rules as boto3's TypeSerializer --------------

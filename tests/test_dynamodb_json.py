@@ -22,11 +22,12 @@ from core.dynamodb_json import (
         ({"S": "héllo 🎉"}, "héllo 🎉"),
         ({"S": ""}, ""),
         ({"N": "17"}, 17),
-        ({"N": 17}, 17),
+        ({"N": "0017"}, 17),
         ({"N": "-3"}, -3),
         ({"N": "1.5"}, Decimal("1.5")),
         ({"N": "1E+2"}, 100),
-        ({"N": 2.5}, Decimal("2.5")),
+        ({"N": "-2.50"}, Decimal("-2.50")),
+        ({"N": "1E-130"}, Decimal("1E-130")),
         ({"B": base64.b64encode(b"\x00\xff").decode()}, b"\x00\xff"),
         ({"B": b"\x00\xff"}, b"\x00\xff"),
         ({"BOOL": True}, True),
@@ -72,6 +73,28 @@ def test_sdk_style_value_with_all_tags_and_one_set_decodes_that_one():
         ({"Raw": "plain"}, "NewImage.Raw: expected a typed attribute value, got str"),
         ({"Flag": {"BOOL": "yes"}}, "NewImage.Flag: BOOL: invalid value 'yes'"),
         ({"Inf": {"N": "Infinity"}}, "NewImage.Inf: N: invalid value 'Infinity'"),
+        ({"Age": {"N": 17}}, "NewImage.Age: N: expected the number as a string (DynamoDB JSON "
+                             "writes {\"N\": \"1.5\"}), got int 17"),
+        ({"Age": {"N": 1.5}}, "NewImage.Age: N: expected the number as a string (DynamoDB JSON "
+                              "writes {\"N\": \"1.5\"}), got float 1.5"),
+        ({"Age": {"N": True}}, "NewImage.Age: N: expected the number as a string (DynamoDB "
+                               "JSON writes {\"N\": \"1.5\"}), got BOOL True"),
+        ({"Big": {"N": "1E+126"}}, "NewImage.Big: N: '1E+126' is not a DynamoDB number: "
+                                   "DynamoDB numbers have at most 38 significant digits and a "
+                                   "magnitude from 1E-130 to "
+                                   "9.9999999999999999999999999999999999999E+125"),
+        ({"Tags": {"SS": "abc"}}, "NewImage.Tags: SS: expected a list, got str"),
+        ({"Tags": {"NS": ["1", "x"]}}, "NewImage.Tags[1]: NS: invalid value 'x'"),
+        ({"Doc": {"M": [1]}}, "NewImage.Doc: M: expected a map, got list"),
+        ({"Doc": {"L": "ab"}}, "NewImage.Doc: L: expected a list, got str"),
+        ({"Name": {"S": "a\ud800"}}, "NewImage.Name: S: lone surrogate U+D800 at character 1: "
+                                     "not valid Unicode, and MySQL's utf8mb4 cannot store it"),
+        ({"Doc": {"M": {"k\udc00": {"S": "x"}}}},
+         "NewImage.Doc.k\\udc00: map key: lone surrogate U+DC00 at character 1: not valid "
+         "Unicode, and MySQL's utf8mb4 cannot store it"),
+        ({"\ud800": {"S": "x"}}, "NewImage.\\ud800: attribute name: lone surrogate U+D800 at "
+                                 "character 0: not valid Unicode, and MySQL's utf8mb4 cannot "
+                                 "store it"),
     ],
 )
 def test_malformed_values_name_their_path(image, message):
