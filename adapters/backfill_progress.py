@@ -6,7 +6,6 @@ backfill stopped at any moment resumes after the last committed page.
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,9 +13,10 @@ import attrs
 import sqlalchemy as sa
 
 from adapters.scanner import decode_key, encode_key
-from adapters.schema import BACKFILL_PROGRESS
+from adapters.schema import BACKFILL_PROGRESS, backfill_progress_table, table_missing
+from adapters.statements import utc_wall_time
 
-__all__ = ["BackfillProgress", "SegmentProgress"]
+__all__ = ["BackfillProgress", "SegmentProgress", "every_backfill"]
 
 
 @attrs.frozen
@@ -31,29 +31,19 @@ class SegmentProgress:
 class BackfillProgress:
     """Reads and writes the progress rows of one DynamoDB table's backfill."""
 
-    def __init__(self, engine: sa.Engine, metadata: sa.MetaData, table_name: str) -> None:
+    def __init__(self, engine: sa.Engine, table_name: str) -> None:
         self.engine = engine
-        self.table = metadata.tables[BACKFILL_PROGRESS]
+        self.table = backfill_progress_table(sa.MetaData())
         self.table_name = table_name
 
     def load(self) -> dict[int, SegmentProgress]:
         """Segment -> progress as committed (empty when no backfill was started)."""
-        t = self.table
-        with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(t).where(t.c.table_name == self.table_name)).all()
-        return {
-            row.segment: SegmentProgress(
-                row.segment, row.total_segments,
-                decode_key(row.last_key) if row.last_key else None,
-                int(row.items), bool(row.done),
-            )
-            for row in rows
-        }
+        return every_backfill(self.engine, self.table_name).get(self.table_name, {})
 
     def start(self, total_segments: int) -> None:
         """Forget earlier progress and register ``total_segments`` fresh segments."""
         t = self.table
-        now = _utcnow()
+        now = utc_wall_time()
         with self.engine.begin() as conn:
             conn.execute(t.delete().where(t.c.table_name == self.table_name))
             conn.execute(t.insert(), [
@@ -78,7 +68,7 @@ class BackfillProgress:
             t.update()
             .where(t.c.table_name == self.table_name, t.c.segment == segment)
             .values(last_key=encode_key(last_key) if last_key else None, items=items,
-                    done=last_key is None, updated_at=_utcnow())
+                    done=last_key is None, updated_at=utc_wall_time())
         )
 
     def clear(self) -> None:
@@ -87,5 +77,22 @@ class BackfillProgress:
             conn.execute(t.delete().where(t.c.table_name == self.table_name))
 
 
-def _utcnow() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+def every_backfill(
+    engine: sa.Engine, table_name: str | None = None
+) -> dict[str, dict[int, SegmentProgress]]:
+    """DynamoDB table -> segment -> progress, as committed; empty when the table of
+    progress was never created."""
+    if table_missing(engine, BACKFILL_PROGRESS):
+        return {}
+    t = backfill_progress_table(sa.MetaData())
+    query = sa.select(t).order_by(t.c.table_name, t.c.segment)
+    if table_name is not None:
+        query = query.where(t.c.table_name == table_name)
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    found: dict[str, dict[int, SegmentProgress]] = {}
+    for row in rows:
+        found.setdefault(row.table_name, {})[row.segment] = SegmentProgress(
+            row.segment, row.total_segments,
+            decode_key(row.last_key) if row.last_key else None, int(row.items), bool(row.done))
+    return found

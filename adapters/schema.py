@@ -15,6 +15,7 @@ from sqlalchemy.types import UserDefinedType
 
 from adapters.engine import is_mysql
 from core.columns import Column, ColumnKind
+from core.names import SEQ_COLUMN, SEQ_DIGITS, tombstone_table_name
 from core.projector import SOFT_DELETE_COLUMN
 from core.registry import ProjectorRegistry
 
@@ -22,18 +23,22 @@ __all__ = [
     "SEQ_COLUMN",
     "SEQ_WIDTH",
     "build_metadata",
+    "table_missing",
     "checkpoints_table",
     "dead_letters_table",
     "sql_type",
     "tombstone_table_name",
 ]
 
-SEQ_COLUMN = "ddbproj_seq"
 #: Sequence numbers are decimal strings of up to 40 digits; BIGINT would overflow.
-SEQ_WIDTH = 40
+SEQ_WIDTH = SEQ_DIGITS
 DEAD_LETTERS = "ddbproj_dead_letters"
 CHECKPOINTS = "ddbproj_checkpoints"
 BACKFILL_PROGRESS = "ddbproj_backfill_progress"
+#: Characters the dead-letter columns hold; longer values are cut to fit.
+DEAD_LETTER_NAME_CHARS = 255
+DEAD_LETTER_KIND_CHARS = 16
+DEAD_LETTER_ERROR_CHARS = 100_000
 
 
 class _LiteralType(UserDefinedType[Any]):
@@ -81,7 +86,30 @@ def sql_type(col: Column) -> sa.types.TypeEngine[Any]:
         return sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
     if kind is ColumnKind.DATE:
         return sa.Date()
-    return sa.JSON()
+    # MySQL's native JSON keeps numbers as doubles: a LONGTEXT of JSON text (MariaDB's own
+    # JSON type) keeps every digit of a Decimal
+    return sa.JSON().with_variant(JsonText(), "mysql")
+
+
+class JsonText(sa.types.TypeDecorator[Any]):
+    """JSON stored as LONGTEXT on MySQL, where the JSON type would round numbers."""
+
+    impl = mysql.LONGTEXT
+    cache_ok = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._json = sa.JSON()
+
+    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> Any:
+        from core import jsontext
+
+        return None if value is None else jsontext.dumps(value)
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> Any:
+        from core import jsontext
+
+        return None if value is None else jsontext.loads(value)
 
 
 def _deleted_at_column(name: str) -> sa.Column[Any]:
@@ -94,14 +122,34 @@ def key_collation(conn: sa.Connection) -> str | None:
     server, or None where the database has no such setting."""
     if not is_mysql(conn.dialect):
         return None
+    if not hasattr(conn, "exec_driver_sql"):
+        # an offline migration (``alembic upgrade --sql``) asks no server: MySQL 8's
+        return "utf8mb4_0900_bin"
     version = str(conn.exec_driver_sql("SELECT VERSION()").scalar_one())
     if "mariadb" in version.lower():
         return "utf8mb4_nopad_bin"
-    return "utf8mb4_0900_bin" if version[:1] >= "8" else "utf8mb4_bin"
+    if _major(version) >= 8:
+        return "utf8mb4_0900_bin"
+    raise UnsupportedServer(
+        f"MySQL {version.split('-', maxsplit=1)[0]} has no binary collation without "
+        "padding, so keys that differ by trailing spaces would collide: use MySQL 8.0 or "
+        "later (Aurora MySQL 3) or MariaDB 10.2 or later")
 
 
-def tombstone_table_name(table: str) -> str:
-    return f"ddbproj_tomb_{table}"[:64]
+class UnsupportedServer(RuntimeError):
+    """The server cannot store keys as DynamoDB compares them."""
+
+
+def _major(version: str) -> int:
+    head = version.split(".", 1)[0]
+    return int(head) if head.isdigit() else 0
+
+
+def table_missing(engine: sa.Engine, name: str) -> bool:
+    """Whether ``name`` is not in the database: read-only commands show nothing for it
+    (and say to run ``ddbproj schema --apply``) instead of creating it."""
+    with engine.connect() as conn:
+        return not sa.inspect(conn).has_table(name)
 
 
 def _table_options(collation: str | None) -> dict[str, Any]:
@@ -156,7 +204,7 @@ def dead_letters_table(metadata: sa.MetaData, options: dict[str, Any] | None = N
         sa.Column("sequence_number", sequence_type()),
         sa.Column("event_kind", sa.String(16)),
         sa.Column("raw_record", text, nullable=False),
-        sa.Column("error", sa.Text, nullable=False),
+        sa.Column("error", text, nullable=False),
         sa.Column("first_seen", sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql",
                                                            "mariadb"), nullable=False),
         sa.Column("last_seen", sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql",

@@ -88,24 +88,24 @@ class Verifier:
         key_names = self.scanner.key_names()
         for page in self.scanner.pages():
             batch = ParsedBatch([scanned_item(item, key_names) for item in page.items], [])
-            plan = plan_batch(batch, self.registry)
             report.items += len(page.items)
-            report.skipped += sum(plan.skipped.values())
-            report.unprojectable += len(plan.dead_letters)
-            for letter in plan.dead_letters:
-                if len(report.unprojectable_examples) < self.examples:
-                    report.unprojectable_examples.append(letter.error)
-            for name, changes in plan.tables.items():
-                projector = tables[name]
-                key_columns = [projector.columns[i] for i in projector.key_indexes]
-                rows = [
-                    (name,
-                     canonical_key(key_columns, [row[i] for i in projector.key_indexes]),
-                     jsontext.dumps(list(canonical_row(projector.columns, row))))
-                    for _, row in changes.upserts()
-                ]
-                scratch.executemany(
-                    "INSERT OR REPLACE INTO expected (tbl, k, row) VALUES (?, ?, ?)", rows)
+            for chunk in plan_batch(batch, self.registry).chunks():
+                report.skipped += sum(chunk.skipped.values())
+                report.unprojectable += len(chunk.dead_letters)
+                for letter in chunk.dead_letters:
+                    if len(report.unprojectable_examples) < self.examples:
+                        report.unprojectable_examples.append(letter.error)
+                for name, changes in chunk.tables.items():
+                    projector = tables[name]
+                    key_columns = [projector.columns[i] for i in projector.key_indexes]
+                    rows = [
+                        (name,
+                         canonical_key(key_columns, [row[i] for i in projector.key_indexes]),
+                         jsontext.dumps(list(canonical_row(projector.columns, row))))
+                        for _, row in changes.rows.values()
+                    ]
+                    scratch.executemany(
+                        "INSERT OR REPLACE INTO expected (tbl, k, row) VALUES (?, ?, ?)", rows)
             scratch.commit()
         for name, table_report in report.tables.items():
             (count,) = scratch.execute(

@@ -53,11 +53,11 @@ def main(argv: list[str]) -> int:
 
         stages = {
             "parse_event": lambda: parse_event(event),
-            "plan_batch": lambda: plan_batch(batch, registry),
-            "sink.apply": lambda: sink.apply(plan),
+            "plan_batch": lambda: list(plan_batch(batch, registry).chunks()),
+            "sink.commit": lambda: sink.commit(plan),
             "process_event (all)": lambda: path.processor.process_event(event),
         }
-        resets = {"sink.apply": path.reset, "process_event (all)": path.reset}
+        resets = {"sink.commit": path.reset, "process_event (all)": path.reset}
         for name, work in stages.items():
             ms = _median_ms(work, resets.get(name, nothing))
             print(f"{name:24} {ms:8.1f} ms  {ms * 1000 / count:6.1f} µs/record")
@@ -75,17 +75,18 @@ def sink_breakdown(entity: str, count: int, rounds: int = 5) -> None:
     """Each statement the sink runs for one table, timed inside one transaction, beside
     the alternatives the proposals in bench/README.md name."""
     from adapters import literals
-    from adapters.schema import tombstone_table_name
-    from adapters.sink import KEY_CHUNK, _chunks, _flatten
+    from adapters.transaction import KEY_CHUNK, _chunks, _flatten
+    from core.names import tombstone_table_name
 
     event = workload.event(entity, count)
     with fresh_database() as url:
         path = DdbprojPath(url, name="ddbproj", label="")
         plan = plan_batch(parse_event(event), path.processor.registry)
-        (changes,) = plan.tables.values()
-        stmts = path.sink._statements_for(changes.projector)
+        (chunk,) = plan.chunks(count)
+        (changes,) = chunk.tables.values()
+        stmts = path.sink._statements_for(changes)
         rows = stmts.upsert_params(changes)
-        touched = [stmts.key_params(key) for key in changes.changes]
+        touched = [stmts.key_params(key) for key in changes.written_keys()]
         table = changes.projector.table
         names = [c.name for c in changes.projector.columns]
         plain = (f"INSERT INTO `{table}` ({', '.join(f'`{n}`' for n in [*names, 'ddbproj_seq'])}) "

@@ -7,21 +7,21 @@ import datetime
 import gc
 import json
 import logging
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any, TypedDict
 
 import attrs
 
+from adapters.checkpoints import Checkpoint
 from adapters.errors import SinkError
-from adapters.sink import Checkpoint, SqlSink
-from core.plan import BatchPlan, TableChanges, plan_batch
+from adapters.sink import SqlSink
+from core.plan import BatchPlan, Tally, plan_batch
 from core.records import ParsedBatch, parse_event
 from core.registry import ProjectorRegistry
 
-__all__ = ["BatchProcessor", "BatchResult", "PartialBatchResponse", "paused_gc",
-           "quick_thread_switches"]
+__all__ = ["BatchProcessor", "BatchResult", "PartialBatchResponse", "UnnamedRecords",
+           "paused_gc"]
 
 logger = logging.getLogger("ddbproj")
 
@@ -87,17 +87,9 @@ def paused_gc() -> Iterator[None]:
             gc.enable()
 
 
-@contextlib.contextmanager
-def quick_thread_switches(interval: float = 0.0002) -> Iterator[None]:
-    """The SQL writer thread waits on the server while this thread plans; when a statement
-    is done it needs the interpreter lock back at once, not after the default 5 ms switch
-    interval, or the next chunk's statement waits behind planning."""
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(interval)
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(previous)
+class UnnamedRecords(RuntimeError):
+    """A failed batch holds a record without a sequence number: no partial-batch response
+    could name it, so the invocation fails and Lambda retries the whole batch."""
 
 
 class BatchProcessor:
@@ -113,78 +105,87 @@ class BatchProcessor:
         self.chunk_records = chunk_records
 
     def process_event(self, event: Any, *, checkpoint: Checkpoint | None = None) -> BatchResult:
-        """Apply a Lambda event (or a ``get_records`` page); never raises for bad data."""
+        """Apply a Lambda event (or a ``get_records`` page): parse, plan, commit, respond.
+
+        Never raises for bad data; raises ``UnnamedRecords`` when nothing was committed and
+        the response could not name every record."""
         started = time.perf_counter()
-        with paused_gc(), quick_thread_switches():
+        error: str | None = None
+        with paused_gc():
             batch = parse_event(event)
-            plan, error = self._apply(batch, checkpoint)
-            result = _result(batch, plan, error, started)
+            plan = plan_batch(batch, self.registry, chunk_records=self.chunk_records)
+            try:
+                tally = self.sink.commit(plan, checkpoint=checkpoint)
+            except SinkError as exc:
+                error = f"{type(exc).__name__}: {exc}"
+            if error is not None:
+                tally = _uncommitted(plan)
+            result = _result(batch, tally, error, started)
         if result.ok:
-            _log_dead_letters(plan)
-        level = logging.INFO if result.ok else logging.ERROR
-        fields = result.log_fields()
-        message = fields.pop("message")
-        summary = " ".join(f"{name}={json.dumps(value, default=str)}"
-                           for name, value in fields.items())
-        # plain handlers (the CLI) print the summary; Powertools' JSON formatter (the Lambda)
-        # also gets every field as a key of the log line
-        logger.log(level, "%s %s", message, summary, extra=fields)
+            _log_dead_letters(tally)
+        _log_result(result)
+        unnamed = result.records - len(result.failed_sequence_ids)
+        if not result.ok and unnamed:
+            raise UnnamedRecords(
+                f"the batch failed ({result.error}) and {unnamed} "
+                "of its records have no sequence number to report: failing the invocation "
+                "so that the whole batch is retried")
         return result
 
-    def _apply(
-        self, batch: ParsedBatch, checkpoint: Checkpoint | None
-    ) -> tuple[BatchPlan, str | None]:
-        """Plan and write the batch, chunk by chunk (``SqlSink.apply_planning``); the plan
-        (its counts and dead letters) and the error that stopped the batch, if any."""
-        planned: list[BatchPlan] = []
 
-        def planning(write_chunk: Callable[[dict[str, TableChanges]], None]) -> BatchPlan:
-            plan = plan_batch(batch, self.registry, on_chunk=write_chunk,
-                              chunk_records=self.chunk_records)
-            planned[:] = [plan]
-            return plan
-
-        try:
-            self.sink.apply_planning(planning, checkpoint=checkpoint)
-        except SinkError as exc:
-            # nothing was committed; without a plan (no connection at all) count anyway
-            plan = planned[0] if planned else plan_batch(batch, self.registry)
-            return plan, f"{type(exc).__name__}: {exc}"
-        return planned[0], None
+def _uncommitted(plan: BatchPlan) -> Tally:
+    """The counts of a batch that committed nothing, planned without a database."""
+    try:
+        return plan.tally()
+    except Exception:  # counting must not hide the database error
+        return Tally()
 
 
-def _result(
-    batch: ParsedBatch, plan: BatchPlan, error: str | None, started: float
-) -> BatchResult:
+def _log_result(result: BatchResult) -> None:
+    level = logging.INFO if result.ok else logging.ERROR
+    fields = result.log_fields()
+    message = fields.pop("message")
+    summary = " ".join(f"{name}={json.dumps(value, default=str)}"
+                       for name, value in fields.items())
+    # plain handlers (the CLI) print the summary; Powertools' JSON formatter (the Lambda)
+    # also gets every field as a key of the log line
+    logger.log(level, "%s %s", message, summary, extra=fields)
+
+
+def _result(batch: ParsedBatch, tally: Tally, error: str | None, started: float) -> BatchResult:
     lag = None
-    if plan.oldest_created_at is not None:
-        lag = (datetime.datetime.now(datetime.UTC) - plan.oldest_created_at).total_seconds()
+    oldest = min((r.created_at for r in batch.records if r.created_at is not None),
+                 default=None)
+    if oldest is not None:
+        lag = (datetime.datetime.now(datetime.UTC) - oldest).total_seconds()
+    records = batch.records
     return BatchResult(
-        records=plan.records,
-        applied=plan.applied if error is None else 0,
-        skipped=dict(plan.skipped),
-        dead_lettered=len(plan.dead_letters) if error is None else 0,
+        records=len(records) + len(batch.malformed),
+        applied=tally.applied if error is None else 0,
+        skipped=dict(tally.skipped),
+        dead_lettered=len(tally.dead_letters) if error is None else 0,
         failed_sequence_ids=tuple(_sequence_ids(batch)) if error is not None else (),
         error=error,
         lag_seconds=lag,
         duration_ms=(time.perf_counter() - started) * 1000,
-        first_sequence_id=plan.first_sequence_id,
-        last_sequence_id=plan.last_sequence_id,
+        first_sequence_id=records[0].sequence_id if records else None,
+        last_sequence_id=records[-1].sequence_id if records else None,
     )
 
 
 def _sequence_ids(batch: ParsedBatch) -> Iterator[str]:
     """Every record's sequence id: with nothing committed, all of them must come again."""
     for record in batch.records:
-        yield record.sequence_id
+        if record.sequence_id:
+            yield record.sequence_id
     for malformed in batch.malformed:
-        if malformed.sequence_id:
+        if isinstance(malformed.sequence_id, str) and malformed.sequence_id:
             yield malformed.sequence_id
 
 
-def _log_dead_letters(plan: BatchPlan) -> None:
+def _log_dead_letters(tally: Tally) -> None:
     """Each stored dead letter's error also reaches the logs, where alarms and people look."""
-    for letter in plan.dead_letters:
+    for letter in tally.dead_letters:
         logger.warning("dead letter: %s", letter.error, extra={
             "record_id": letter.record_id, "entity_type": letter.entity_type,
             "table": letter.table, "sequence_number": letter.sequence_number,

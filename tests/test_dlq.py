@@ -14,7 +14,7 @@ from core.dynamodb_json import encode_image
 from core.events import StreamEventBuilder
 from core.records import ParsedBatch, scanned_item
 from handlers.cli import main
-from handlers.commands.dlq import replay_dead_letters
+from handlers.dead_letter_replay import replay_dead_letters
 from handlers.processor import BatchProcessor
 
 pytestmark = pytest.mark.mysql
@@ -140,7 +140,7 @@ def test_a_scanned_item_that_failed_can_be_replayed(projection_db, fixed_module)
     raw = encode_image(member(3))
     plan = plan_batch(ParsedBatch([scanned_item(raw, ("PK", "SK"))], []),
                       projection_db.registry)
-    projection_db.apply(plan)
+    projection_db.commit(plan)
     with projection_db.engine.connect() as conn:
         (stored,) = conn.exec_driver_sql("SELECT raw_record FROM ddbproj_dead_letters").all()
     assert jsontext.loads(stored[0])["dynamodb"]["SequenceNumber"] == "0"

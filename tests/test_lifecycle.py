@@ -1,6 +1,7 @@
 """The life of a projection on moto and MySQL: backfill, the stream consumer (restarts,
 failed pages, shard lineage), and verify."""
 
+import contextlib
 import datetime
 from decimal import Decimal
 
@@ -14,9 +15,10 @@ from adapters.sink import SqlSink
 from adapters.stream_reader import StreamReader, latest_stream_arn
 from adapters.verifier import Verifier
 from core.events import StreamEventBuilder
-from handlers.commands.backfill import Backfill, ProgressMeter
-from handlers.commands.run import ConsumerFailed, StreamConsumer
+from handlers.backfill import Backfill
+from handlers.consumer import ConsumerFailed, StreamConsumer
 from handlers.processor import BatchProcessor
+from handlers.progress import ProgressMeter
 
 pytestmark = pytest.mark.mysql
 
@@ -165,14 +167,13 @@ class FailingSink(SqlSink):
         self.writes = 0
         self.fail_on = fail_on
 
-    def run_in_transaction(self, work):
-        def work_then_fail(conn):
-            work(conn)
+    @contextlib.contextmanager
+    def transaction(self):
+        with super().transaction() as tx:
+            yield tx
             self.writes += 1
             if self.writes == self.fail_on:
                 raise sa.exc.OperationalError("COMMIT", {}, Exception("server has gone away"))
-
-        super().run_in_transaction(work_then_fail)
 
 
 def test_a_failed_page_commits_neither_its_rows_nor_its_checkpoint(aws, projection_db):

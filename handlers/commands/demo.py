@@ -18,15 +18,15 @@ import time
 from decimal import Decimal
 from typing import Any
 
-import sqlalchemy as sa
-
+from adapters.dead_letters import DeadLetterStore
 from adapters.scanner import TableScanner
 from adapters.stream_reader import StreamReader, latest_stream_arn
 from adapters.verifier import Verifier
-from handlers.commands.backfill import Backfill, ProgressMeter
+from handlers.backfill import Backfill
 from handlers.commands.common import add_database_options, open_processor
-from handlers.commands.run import StreamConsumer
+from handlers.consumer import StreamConsumer
 from handlers.processor import BatchProcessor
+from handlers.progress import ProgressMeter
 
 REGION = "ap-northeast-1"
 TABLE = "demo"
@@ -246,17 +246,8 @@ def _change_items(table: Any, items: int, rng: random.Random) -> tuple[int, int]
 
 
 def _row_counts(processor: BatchProcessor) -> dict[str, int]:
-    counts = {}
-    with processor.sink.engine.connect() as conn:
-        for name in sorted(processor.registry.tables()):
-            table = processor.sink.table(name)
-            counts[name] = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
-    return counts
+    return {name: count or 0 for name, count in processor.sink.row_counts().items()}
 
 
 def _dead_letters(processor: BatchProcessor) -> int:
-    from adapters.schema import DEAD_LETTERS
-
-    table = processor.sink.table(DEAD_LETTERS)
-    with processor.sink.engine.connect() as conn:
-        return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
+    return DeadLetterStore(processor.sink.engine).count()

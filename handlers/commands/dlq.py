@@ -10,30 +10,15 @@ with their new error and one more attempt.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
 from typing import Any
 
-import attrs
 import sqlalchemy as sa
 
 from adapters.dead_letters import DeadLetterStore, StoredDeadLetter
-from core.plan import plan_batch
-from core.records import parse_records
 from handlers.commands.common import CommandError, add_database_options, open_processor
-from handlers.processor import BatchProcessor
+from handlers.dead_letter_replay import DEFAULT_LIMIT, replay_dead_letters
 
-__all__ = ["ReplayReport", "register", "replay_dead_letters"]
-
-DEFAULT_LIMIT = 1_000
-
-
-@attrs.frozen
-class ReplayReport:
-    replayed: int
-    applied: int
-    skipped: int
-    still_failing: tuple[StoredDeadLetter, ...]
-
+__all__ = ["register"]
 
 def register(commands: Any) -> None:
     parser = commands.add_parser(
@@ -77,35 +62,6 @@ def run_replay(args: argparse.Namespace) -> int:
     print(f"replayed={report.replayed} applied={report.applied} skipped={report.skipped} "
           f"still_failing={len(report.still_failing)}")
     return 1 if report.still_failing else 0
-
-
-def replay_dead_letters(
-    processor: BatchProcessor,
-    *,
-    table_name: str | None = None,
-    record_ids: Sequence[str] | None = None,
-    limit: int | None = DEFAULT_LIMIT,
-) -> ReplayReport:
-    """Plan the stored raw records with ``processor``'s projectors and commit the plan and
-    the removal of the letters that now apply (or are now skipped) in one transaction."""
-    store = DeadLetterStore(processor.sink.engine)
-    letters = store.list(table_name=table_name, record_ids=record_ids, limit=limit,
-                         with_raw=True)
-    if not letters:
-        return ReplayReport(0, 0, 0, ())
-    plan = plan_batch(parse_records([letter.raw_record for letter in letters]),
-                      processor.registry)
-    failing = {letter.record_id for letter in plan.dead_letters}
-    done = [letter.record_id for letter in letters if letter.record_id not in failing]
-
-    def work(conn: sa.Connection) -> None:
-        processor.sink.write(conn, plan)
-        store.delete(conn, done)
-
-    processor.sink.run_in_transaction(work)
-    still = store.list(record_ids=sorted(failing)) if failing else []
-    return ReplayReport(replayed=len(letters), applied=plan.applied,
-                        skipped=sum(plan.skipped.values()), still_failing=tuple(still))
 
 
 def _describe(letter: StoredDeadLetter) -> str:

@@ -8,9 +8,9 @@ import argparse
 import datetime
 from typing import Any
 
-import sqlalchemy as sa
-
-from adapters.schema import BACKFILL_PROGRESS, CHECKPOINTS, DEAD_LETTERS
+from adapters.backfill_progress import every_backfill
+from adapters.checkpoints import CheckpointStore
+from adapters.dead_letters import DeadLetterStore
 from adapters.stream_reader import DataTrimmed, StreamNotEnabled, StreamReader, latest_stream_arn
 from handlers.commands.common import (
     CommandError,
@@ -37,51 +37,42 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    processor = open_processor(args)
-    sink = processor.sink
-    lines: list[str] = []
-    with sink.engine.connect() as conn:
-        checkpoints = conn.execute(sa.select(sink.table(CHECKPOINTS)).order_by(
-            sa.column("stream_arn"), sa.column("shard_id"))).all()
-        backfills = conn.execute(sa.select(sink.table(BACKFILL_PROGRESS)).order_by(
-            sa.column("table_name"), sa.column("segment"))).all()
-        letters = conn.execute(
-            sa.select(sink.table(DEAD_LETTERS).c.table_name, sa.func.count())
-            .group_by(sink.table(DEAD_LETTERS).c.table_name)).all()
-        recent = conn.execute(
-            sa.select(sink.table(DEAD_LETTERS).c.error)
-            .order_by(sink.table(DEAD_LETTERS).c.last_seen.desc()).limit(3)).scalars().all()
-        counts = {name: conn.execute(sa.select(sa.func.count()).select_from(
-            sink.table(name))).scalar_one() for name in sorted(processor.registry.tables())}
+    processor = open_processor(args, create_schema=False)
+    engine = processor.sink.engine
+    letters_store = DeadLetterStore(engine)
+    checkpoints = CheckpointStore(engine).load()
+    backfills = every_backfill(engine)
+    letters = letters_store.count_by_table()
+    recent = letters_store.latest_errors()
+    counts = processor.sink.row_counts()
     lags = _lags(args, processor) if args.table else {}
 
+    lines: list[str] = []
     lines.append("stream checkpoints:" if checkpoints or lags else "stream checkpoints: none")
     shown = set()
     for cp in checkpoints:
         shown.add(cp.shard_id)
         state = "finished" if cp.finished else _lag_text(lags.get(cp.shard_id))
-        seq = int(cp.sequence_number) if cp.sequence_number is not None else "-"
-        updated = cp.updated_at.strftime("%Y-%m-%d %H:%M:%S")
-        lines.append(f"  {cp.shard_id}  at {seq}  {state}  (updated {updated} UTC)")
+        lines.append(f"  {cp.shard_id}  at {cp.sequence_number or '-'}  {state}")
     for shard_id, lag in lags.items():
         if shard_id not in shown:
             lines.append(f"  {shard_id}  not started  {_lag_text(lag)}")
     if backfills:
         lines.append("backfill:")
-        by_table: dict[str, list[Any]] = {}
-        for row in backfills:
-            by_table.setdefault(row.table_name, []).append(row)
-        for name, rows in by_table.items():
-            done = sum(1 for r in rows if r.done)
-            items = sum(int(r.items) for r in rows)
-            state = "complete" if done == len(rows) else f"{done}/{len(rows)} segments done"
+        for name, segments in backfills.items():
+            done = sum(1 for p in segments.values() if p.done)
+            items = sum(p.items for p in segments.values())
+            state = ("complete" if done == len(segments)
+                     else f"{done}/{len(segments)} segments done")
             lines.append(f"  {name}: {state}, {items} items")
     lines.append("rows:")
-    lines.extend(f"  {name:<24}{count:>10}" for name, count in counts.items())
-    total_letters = sum(int(n) for _, n in letters)
-    lines.append(f"dead letters: {total_letters}")
-    lines.extend(f"  {name or '(no table)':<24}{n:>10}" for name, n in letters)
+    lines.extend(f"  {name:<24}{'(no table)' if count is None else count:>10}"
+                 for name, count in counts.items())
+    lines.append(f"dead letters: {sum(letters.values())}")
+    lines.extend(f"  {name or '(no table)':<24}{n:>10}" for name, n in letters.items())
     lines.extend(f"  latest: {error}" for error in recent)
+    if None in counts.values() or not letters_store.exists():
+        lines.append("some tables do not exist yet: run 'ddbproj schema --apply' to create them")
     print("\n".join(lines))
     return 0
 
