@@ -11,6 +11,7 @@ import collections.abc
 import datetime
 import difflib
 import enum
+import math
 import types
 import typing
 from collections.abc import Callable
@@ -20,8 +21,18 @@ from typing import Any
 import attrs
 
 from core import jsontext
+from core.codegen import compile_function
 
-__all__ = ["Column", "ColumnKind", "ColumnOverride", "UnmappableField", "column", "columns_of"]
+__all__ = [
+    "Column",
+    "ColumnKind",
+    "ColumnOverride",
+    "UnmappableField",
+    "column",
+    "columns_of",
+    "fit_checker",
+    "value_check",
+]
 
 _METADATA_KEY = "ddbproj"
 
@@ -263,6 +274,252 @@ def _utc_naive(value: datetime.datetime) -> datetime.datetime:
     """SQL DATETIME has no zone: store UTC wall time, microseconds kept."""
     if value.tzinfo is None:
         return value
-    return value.astimezone(datetime.UTC).replace(tzinfo=None)
+    try:
+        return value.astimezone(datetime.UTC).replace(tzinfo=None)
+    except OverflowError:
+        return value  # still aware: the column's check refuses it, naming the column
 
 
+
+
+# -- what a column stores exactly ----------------------------------------------------------
+
+#: The 64-bit range of an INTEGER column (BIGINT).
+BIGINT_MIN = -(2**63)
+BIGINT_MAX = 2**63 - 1
+#: MEDIUMTEXT and MEDIUMBLOB, the columns of strings and binaries without a length: bytes.
+MEDIUM_BYTES = 16_777_215
+#: VARCHAR length of a string column that gives none (the SQL adapter's default).
+DEFAULT_STRING_LENGTH = 255
+#: Integers a double holds exactly.
+_FLOAT_EXACT = 2**53
+
+ValueCheck = Callable[[Any], "str | None"]
+
+
+def value_check(col: Column) -> ValueCheck:
+    """The check of one column's non-null (SQL-ready) values: None when the column stores
+    the value exactly, else why not. A strict server would refuse some of these values and
+    fail the whole batch; a lenient one would round or cut them (a decimal key rounded onto
+    another item's row)."""
+    if col.sql_type is not None:
+        return _anything
+    kind = col.kind
+    if kind is ColumnKind.INTEGER:
+        return _integer
+    if kind is ColumnKind.DECIMAL:
+        return _decimal(col.precision or DEFAULT_DECIMAL[0],
+                        col.scale if col.scale is not None else 0)
+    if kind is ColumnKind.FLOAT:
+        return _float
+    if kind is ColumnKind.STRING:
+        return _text(col.length or DEFAULT_STRING_LENGTH, None)
+    if kind is ColumnKind.TEXT:
+        return _text(col.length, MEDIUM_BYTES)
+    if kind is ColumnKind.BOOLEAN:
+        return _boolean
+    if kind is ColumnKind.BINARY:
+        return _binary(col.length or MEDIUM_BYTES)
+    if kind is ColumnKind.DATETIME:
+        return _datetime
+    if kind is ColumnKind.DATE:
+        return _date
+    return _json_text
+
+
+def _anything(_: Any) -> None:
+    return None
+
+
+def _wrong(value: Any, expected: str) -> str:
+    return f"expected {expected}, got {type(value).__name__}"
+
+
+def _integer(value: Any) -> str | None:
+    if value.__class__ is not int:
+        return _wrong(value, "an integer")
+    if BIGINT_MIN <= value <= BIGINT_MAX:
+        return None
+    shown = value if -10**60 < value < 10**60 else f"{value:.6E}"
+    return (f"{shown} does not fit a 64-bit integer column; annotate the field as Decimal "
+            "or give it column(kind='decimal', precision=38, scale=0)")
+
+
+def _decimal(precision: int, scale: int) -> ValueCheck:
+    bound = 10 ** (precision - scale)
+    too_wide = (f"does not fit DECIMAL({precision}, {scale}) without rounding; widen it "
+                "with column(precision=..., scale=...)")
+
+    def check(value: Any) -> str | None:
+        cls = value.__class__
+        if cls is int:
+            return None if -bound < value < bound else f"{_number(value)} {too_wide}"
+        if cls is not Decimal:
+            return _wrong(value, "a decimal number")
+        if not value.is_finite():
+            return f"{value} is not a finite number"
+        _, digits, exponent = value.as_tuple()
+        below = -scale - int(exponent)  # digits finer than the scale: zeros, or it rounds
+        if (below > 0 and any(digits[-below:])) or not -bound < value < bound:
+            return f"{_number(value)} {too_wide}"
+        return None
+
+    return check
+
+
+def _number(value: Any) -> str:
+    return str(value) if -10**60 < value < 10**60 else f"{value:.6E}"
+
+
+def _float(value: Any) -> str | None:
+    cls = value.__class__
+    if cls is float:
+        return None if math.isfinite(value) else f"{value} is not a finite number"
+    if cls is int:
+        if -_FLOAT_EXACT <= value <= _FLOAT_EXACT:
+            return None
+        return f"{_number(value)} does not fit a float column exactly"
+    if cls is Decimal:
+        if value.is_finite() and Decimal(float(value)) == value:
+            return None
+        return f"{_number(value)} does not fit a float column exactly"
+    return _wrong(value, "a number")
+
+
+def _text(length: int | None, max_bytes: int | None) -> ValueCheck:
+    def check(value: Any) -> str | None:
+        if value.__class__ is not str:
+            return _wrong(value, "a string")
+        if length is not None and len(value) > length:
+            return (f"{len(value)} characters exceed the column length {length}; raise "
+                    "column(length=...)")
+        if not value.isascii():
+            try:
+                size = len(value.encode("utf-8"))
+            except UnicodeEncodeError:
+                return _surrogate(value)
+        else:
+            size = len(value)
+        if max_bytes is not None and size > max_bytes:
+            return f"{size} bytes of UTF-8 exceed the column's {max_bytes}"
+        return None
+
+    return check
+
+
+def _surrogate(value: str) -> str:
+    index = next(i for i, c in enumerate(value) if "\ud800" <= c <= "\udfff")
+    return (f"lone surrogate U+{ord(value[index]):04X} at character {index}: not valid "
+            "Unicode, and MySQL's utf8mb4 cannot store it")
+
+
+def _boolean(value: Any) -> str | None:
+    return None if value.__class__ is bool else _wrong(value, "a boolean")
+
+
+def _binary(length: int) -> ValueCheck:
+    def check(value: Any) -> str | None:
+        if value.__class__ is not bytes:
+            return _wrong(value, "bytes")
+        if len(value) > length:
+            return f"{len(value)} bytes exceed the column length {length}; raise column(length=...)"
+        return None
+
+    return check
+
+
+def _datetime(value: Any) -> str | None:
+    if not isinstance(value, datetime.datetime):
+        return _wrong(value, "a datetime")
+    if value.tzinfo is not None:
+        return f"{value.isoformat()} is outside years 1 to 9999 once converted to UTC"
+    return None
+
+
+def _date(value: Any) -> str | None:
+    if value.__class__ is datetime.datetime or not isinstance(value, datetime.date):
+        return _wrong(value, "a date")
+    return None
+
+
+def _json_text(value: Any) -> str | None:
+    if value.__class__ is not str:
+        return _wrong(value, "JSON text")
+    if value.isascii():
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return _surrogate(value)
+    return None
+
+
+def fit_checker(
+    columns: tuple[Column, ...], *, about: str
+) -> Callable[[tuple[Any, ...]], str | None]:
+    """A function of a tuple of ``columns``' SQL-ready values: None when every column
+    stores its value exactly, else the first problem, naming the column. Generated: the
+    common values (64-bit ints, short ASCII text, bools, naive datetimes) are accepted
+    inline; any other goes through its column's ``value_check``, which explains it."""
+    checks = [value_check(col) for col in columns]
+    namespace: dict[str, Any] = {"explain": _explainer(columns, checks), "datetime":
+                                 datetime.datetime, "date": datetime.date}
+    conditions = []
+    for index, col in enumerate(columns):
+        namespace[f"check_{index}"] = checks[index]
+        value = f"v_{index}"
+        test = _inline_test(col, value, checks[index], index)
+        conditions.append(f"({value} is None or {test})" if col.nullable else f"({test})")
+    names = ", ".join(f"v_{i}" for i in range(len(columns)))
+    body = " and\n            ".join(conditions) or "True"
+    source = (f"def check(values):\n"
+              f"    if len(values) != {len(columns)}:\n"
+              f"        return explain(values)\n"
+              f"    ({names}{',' if len(columns) == 1 else ''}) = values\n"
+              f"    if ({body}):\n"
+              f"        return None\n"
+              f"    return explain(values)\n") if columns else (
+              "def check(values):\n    return None if not values else explain(values)\n")
+    return compile_function("check", source, namespace, about=about)
+
+
+def _inline_test(col: Column, value: str, check: ValueCheck, index: int) -> str:
+    if check is _anything:
+        return f"{value} is not None"
+    if check is _integer:
+        return f"({value}.__class__ is int and {BIGINT_MIN} <= {value} <= {BIGINT_MAX})"
+    if check is _boolean:
+        return f"{value}.__class__ is bool"
+    if check is _datetime:
+        return f"({value}.__class__ is datetime and {value}.tzinfo is None)"
+    if check is _date:
+        return f"{value}.__class__ is date"
+    if col.kind in (ColumnKind.STRING, ColumnKind.TEXT):
+        limit = col.length or (DEFAULT_STRING_LENGTH if col.kind is ColumnKind.STRING else None)
+        if limit is None or limit > MEDIUM_BYTES:
+            limit = MEDIUM_BYTES
+        return (f"({value}.__class__ is str and {value}.isascii() and len({value}) <= {limit})"
+                f" or check_{index}({value}) is None")
+    if check is _json_text:
+        return f"({value}.__class__ is str and {value}.isascii()) or check_{index}({value}) is None"
+    return f"check_{index}({value}) is None"
+
+
+def _explainer(
+    columns: tuple[Column, ...], checks: list[ValueCheck]
+) -> Callable[[tuple[Any, ...]], str | None]:
+    def explain(values: tuple[Any, ...]) -> str | None:
+        if len(values) != len(columns):
+            return (f"expected {len(columns)} values for the columns "
+                    f"{[c.name for c in columns]}, got {len(values)}")
+        for col, check, value in zip(columns, checks, values, strict=True):
+            if value is None:
+                if not col.nullable:
+                    return f"column {col.name!r}: required attribute is null"
+                continue
+            problem = check(value)
+            if problem is not None:
+                return f"column {col.name!r}: {problem}"
+        return None
+
+    return explain

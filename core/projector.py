@@ -18,10 +18,9 @@ import cattrs
 from cattrs.gen import make_dict_structure_fn, override
 
 from core.codegen import compile_function
-from core.columns import Column, columns_of
+from core.columns import Column, columns_of, fit_checker
 from core.converter import describe_error, make_converter, make_typed_converter
 from core.dynamodb_json import decode_attributes
-from core.limits import row_checker
 
 __all__ = [
     "SOFT_DELETE_COLUMN",
@@ -121,6 +120,17 @@ class CompiledProjector:
     #: Row -> its key tuple (the key columns' values).
     key_of_row: Callable[[tuple[Any, ...]], tuple[Any, ...]] = attrs.field(
         default=tuple, repr=False)
+    _check_key: Callable[[tuple[Any, ...]], str | None] | None = attrs.field(
+        default=None, repr=False)
+
+    def check_key(self, key: tuple[Any, ...]) -> str | None:
+        """Why the key columns cannot store ``key`` exactly (a string longer than the
+        column, an int beyond 64 bits, a decimal that would round, a wrong type), naming
+        the column; None when they can. For keys that did not come from a checked row: a
+        key the database would round or cut could delete another item's row."""
+        check = self._check_key or fit_checker(
+            tuple(self.columns[i] for i in self.key_indexes), about=f"{self.name} key")
+        return check(key)
 
     @property
     def name(self) -> str:
@@ -163,15 +173,16 @@ class CompiledProjector:
         version field, twice the version (a delete of that version ranks one above)."""
         field = self.version
         if field is None:
-            return sequence_number
-        return 2 * version_number(getattr(model, field), self.attribute_names[field])
+            return _rank(sequence_number, "the sequence number")
+        return _rank(2 * version_number(getattr(model, field), self.attribute_names[field]),
+                     f"version attribute {self.attribute_names[field]!r}")
 
     def delete_rank(self, sequence_number: int, old_image: Mapping[str, Any] | None) -> int:
         """Where a delete ranks: its sequence number, or just above the version it removed,
         read from the old image (so the item re-created with a higher version wins)."""
         field = self.version
         if field is None:
-            return sequence_number
+            return _rank(sequence_number, "the sequence number")
         name = self.attribute_names[field]
         if old_image is None or old_image.get(name) is None:
             raise ValueError(
@@ -183,7 +194,7 @@ class CompiledProjector:
             value = self._converter.structure(old_image[name], annotation)
         except Exception as error:
             raise ValueError(describe_error(error, self.attribute_names)) from None
-        return 2 * version_number(value, name) + 1
+        return _rank(2 * version_number(value, name) + 1, f"version attribute {name!r}")
 
     def key_of(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
         """Row key (SQL-ready) from field values given by field name."""
@@ -264,7 +275,9 @@ def compile_projector(
         ) if read_in_place else _decode_first,
         converter=fast,
         row_of=_row_builder(columns, projector.__qualname__),
-        check_row=row_checker(columns),
+        check_row=fit_checker(columns, about=projector.__qualname__),
+        check_key=fit_checker(tuple(columns[field_names.index(name)] for name in projector.key),
+                              about=f"{projector.__qualname__} key"),
         image_attributes=tuple(names.values()),
         key_attributes=tuple(names[field] for field in projector.key),
         table=projector.table,
@@ -298,6 +311,19 @@ def version_number(value: Any, name: str = "version") -> int:
     if number < 0:
         raise ValueError(f"version attribute {name!r}: {value!r} is negative")
     return number
+
+
+#: Ranks are stored as DECIMAL(40, 0): at most 40 digits.
+MAX_RANK = 10**40 - 1
+
+
+def _rank(rank: int, what: str) -> int:
+    """``rank``, if the rank column holds it; raises ``ValueError`` otherwise."""
+    if 0 <= rank <= MAX_RANK:
+        return rank
+    shown = rank if -10**60 < rank < 10**60 else f"{rank:.3E}"
+    raise ValueError(f"{what} ranks the change as {shown}, outside 0 to 10**40 - 1: "
+                     "the rank column is DECIMAL(40, 0)")
 
 
 def _decode_first(raw_image: Mapping[str, Any], model: Any) -> Any:

@@ -8,7 +8,7 @@ reason, never failed.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, TypeVar
 
 import cattrs
@@ -17,7 +17,8 @@ from core.converter import make_converter
 from core.projector import CompiledProjector, Projector, compile_projector
 from core.records import ChangeRecord
 
-__all__ = ["DEFAULT_TYPE_ATTRIBUTE", "ProjectorRegistry", "RegistryError", "SkipReason"]
+__all__ = ["DEFAULT_TYPE_ATTRIBUTE", "ProjectorRegistry", "RegistryError", "SkipReason",
+           "entity_type_of"]
 
 DEFAULT_TYPE_ATTRIBUTE = "entity_type"
 
@@ -108,10 +109,7 @@ class ProjectorRegistry:
         image = record.routing_image
         if image is None:
             return self._route_by_keys(record)
-        tagged = image.get(self.type_attribute)
-        if tagged is None:
-            return SkipReason.NO_ENTITY_TYPE
-        value = tagged.get("S") if isinstance(tagged, dict) else None
+        value = entity_type_of(image.get(self.type_attribute))
         if value is None:
             return SkipReason.NO_ENTITY_TYPE
         compiled = self._by_type.get(value)
@@ -126,6 +124,25 @@ class ProjectorRegistry:
             ):
                 return compiled
         return SkipReason.UNROUTABLE_REMOVE
+
+
+def entity_type_of(tagged: Any) -> str | None:
+    """The entity type an attribute value names: the text of an ``S`` value (alone, or with
+    the other tags null, as some SDKs write it); None for any other shape (``{"N": "1"}``,
+    ``{"S": 5}``, a list, not a map), which no projector claims."""
+    if tagged.__class__ is dict and len(tagged) == 1:
+        value = tagged.get("S")
+        return value if value.__class__ is str else None
+    if not isinstance(tagged, Mapping):
+        return None
+    try:
+        present = [(tag, val) for tag, val in tagged.items() if val is not None]
+    except Exception:
+        return None
+    if len(present) == 1 and present[0][0] == "S" and present[0][1].__class__ is str:
+        text: str = present[0][1]
+        return text
+    return None
 
 
 def _check_names(projector: type[Projector[Any]]) -> None:
