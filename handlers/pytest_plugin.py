@@ -7,35 +7,130 @@ A projector test needs nothing else::
         projector_runner.apply(insert(User(1, "yuuchan", 17, 170, 50)))
         assert projector_runner.rows("users") == [{"id": 1, "name": "yuuchan", ...}]
 
-Server discovery (DESIGN.md "Tests and servers"): a testcontainers MySQL 8 container when
-a Docker daemon answers; else ``TEST_DATABASE_URL``; else the local server on
+The server (``choose_server``, shared with ``tests/ensure-mysql.sh`` through
+``python -m handlers.pytest_plugin --which``): ``TEST_DATABASE_URL`` when set; else a
+testcontainers MySQL (image ``$DDBPROJ_TEST_MYSQL_IMAGE``, default ``mysql:8.0``) when a
+Docker engine answers at ``DOCKER_HOST`` or the default socket; else the local server on
 127.0.0.1:3306. Each session creates its own uniquely named database and drops it after.
+
+The plugin is loaded by every pytest run where ddbproj is installed, so this module imports
+only pytest: SQLAlchemy, Docker, testcontainers and ddbproj itself are imported by the
+fixtures that need them, and Docker is asked only when a collected test needs the server.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import uuid
-from collections.abc import Iterator, Mapping
-from decimal import Decimal
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
-import sqlalchemy as sa
 
-from adapters.engine import make_engine, normalise_url
-from adapters.schema import DEAD_LETTERS, SEQ_COLUMN
-from adapters.sink import SqlSink
-from core import jsontext
-from core.columns import ColumnKind
-from core.events import Change, StreamEventBuilder, reset_builder, use_builder
-from core.loading import load_registry
-from core.registry import ProjectorRegistry
-from handlers.processor import BatchProcessor, BatchResult
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
-__all__ = ["ProjectionRunner"]
+    from adapters.sink import SqlSink
+    from core.columns import ColumnKind
+    from core.events import Change, StreamEventBuilder
+    from core.registry import ProjectorRegistry
+    from handlers.processor import BatchResult
+
+__all__ = ["ProjectionRunner", "ServerChoice", "choose_server", "docker_answers"]
 
 LOCAL_SERVER_URL = "mysql+pymysql://root@127.0.0.1:3306/"
+DEFAULT_IMAGE = "mysql:8.0"
+DEFAULT_DOCKER_SOCKET = "/var/run/docker.sock"
+_SERVER_FIXTURE = "mysql_server_url"
+_CHOICE = pytest.StashKey["ServerChoice"]()
+_NOTES = pytest.StashKey[list[str]]()
+
+
+@dataclass(frozen=True)
+class ServerChoice:
+    """Where the integration tests' MySQL comes from: ``url`` (``TEST_DATABASE_URL``),
+    ``docker`` (a testcontainers MySQL from ``image``) or ``local`` (127.0.0.1:3306)."""
+
+    kind: Literal["url", "docker", "local"]
+    url: str = ""
+    image: str = ""
+    docker_host: str = ""
+
+    def describe(self) -> str:
+        """One line naming the server, password hidden."""
+        if self.kind == "docker":
+            return f"testcontainers MySQL, image {self.image}, Docker at {self.docker_host}"
+        source = "TEST_DATABASE_URL" if self.kind == "url" else "the local server"
+        return f"{source} {hide_password(self.url)}"
+
+
+def choose_server(env: Mapping[str, str], docker_answers: Callable[[], bool]) -> ServerChoice:
+    """The one selection rule of the plugin and the scripts: an explicit
+    ``TEST_DATABASE_URL`` wins (Docker is not even asked); else Docker when it answers;
+    else the local server."""
+    url = env.get("TEST_DATABASE_URL", "").strip()
+    if url:
+        return ServerChoice("url", url=url)
+    if docker_answers():
+        return ServerChoice(
+            "docker",
+            image=env.get("DDBPROJ_TEST_MYSQL_IMAGE", "").strip() or DEFAULT_IMAGE,
+            docker_host=env.get("DOCKER_HOST", "").strip() or f"unix://{DEFAULT_DOCKER_SOCKET}",
+        )
+    return ServerChoice("local", url=LOCAL_SERVER_URL)
+
+
+def docker_answers(env: Mapping[str, str]) -> bool:
+    """Whether a Docker engine answers where the docker SDK, and so testcontainers, looks:
+    ``DOCKER_HOST``, else the default socket (the SDK is not imported when neither exists)."""
+    if not env.get("DOCKER_HOST") and not os.path.exists(DEFAULT_DOCKER_SOCKET):
+        return False
+    try:
+        import docker
+
+        client = docker.from_env(environment=dict(env), timeout=3)
+        try:
+            client.ping()
+        finally:
+            client.close()
+    except Exception:
+        return False
+    return True
+
+
+def hide_password(url: str) -> str:
+    """``url`` with its password as ``***``, for anything printed."""
+    import sqlalchemy as sa
+
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return "<a URL SQLAlchemy cannot parse>"
+
+
+class _Url(str):
+    """A URL that reprs with its password hidden: pytest prints fixture values (a test's
+    arguments) in failure reports."""
+
+    shown: str
+
+    def __new__(cls, url: sa.URL) -> _Url:
+        self = super().__new__(cls, url.render_as_string(hide_password=False))
+        self.shown = url.render_as_string(hide_password=True)
+        return self
+
+    def __repr__(self) -> str:
+        return repr(self.shown)
+
+
+def _session_choice(config: pytest.Config) -> ServerChoice:
+    """The choice made once per session, so the report line and the fixtures agree."""
+    if _CHOICE not in config.stash:
+        config.stash[_CHOICE] = choose_server(os.environ, lambda: docker_answers(os.environ))
+    return config.stash[_CHOICE]
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -47,38 +142,88 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-def _docker_answers() -> bool:
-    host = os.environ.get("DOCKER_HOST", "")
-    if not host and not os.path.exists("/var/run/docker.sock"):
-        return False
-    try:
-        import docker
+def pytest_report_collectionfinish(
+    config: pytest.Config, items: list[pytest.Item]
+) -> list[str]:
+    """The server line of the report header, printed after collection and only when a
+    collected test needs the server, so other runs never wait for Docker."""
+    if not any(_needs_server(item) for item in items):
+        return []
+    return [f"ddbproj MySQL: {_session_choice(config).describe()}"]
 
-        docker.from_env(timeout=3).ping()
-    except Exception:
-        return False
-    return True
+
+def _needs_server(item: pytest.Item) -> bool:
+    return item.get_closest_marker("mysql") is not None or _SERVER_FIXTURE in getattr(
+        item, "fixturenames", ()
+    )
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    for note in config.stash.get(_NOTES, []):
+        terminalreporter.write_line(f"ddbproj MySQL: {note}")
 
 
 @pytest.fixture(scope="session")
-def mysql_server_url() -> Iterator[str]:
+def mysql_server_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """URL of a MySQL-compatible server (no database selected)."""
-    if _docker_answers():
-        from testcontainers.mysql import MySqlContainer
+    from adapters.engine import normalise_url
 
-        with MySqlContainer("mysql:8.0", dialect="pymysql") as container:
-            yield normalise_url(container.get_connection_url()).set(database=None).render_as_string(
-                hide_password=False
-            )
+    choice = _session_choice(request.config)
+    if choice.kind != "docker":
+        yield _Url(normalise_url(choice.url).set(database=None))
         return
-    url = os.environ.get("TEST_DATABASE_URL") or LOCAL_SERVER_URL
-    yield normalise_url(url).set(database=None).render_as_string(hide_password=False)
+    with _mysql_container(choice.image, request.config) as url:
+        yield _Url(normalise_url(url).set(database=None))
+
+
+@contextlib.contextmanager
+def _mysql_container(image: str, config: pytest.Config) -> Iterator[str]:
+    """A testcontainers MySQL as root (the default user ``test`` may not create the
+    session's database), with a password of this session's own."""
+    import secrets
+
+    from testcontainers.community.mysql import MySqlContainer
+
+    _ryuk_or_without(config)
+    password = secrets.token_hex(16)
+    container = MySqlContainer(
+        image, dialect="pymysql", username="root", password=password, dbname="test"
+    )
+    with container:
+        yield container.get_connection_url()
+
+
+def _ryuk_or_without(config: pytest.Config) -> None:
+    """Start Ryuk (testcontainers' reaper of leftover containers) as testcontainers would;
+    where its image can be neither found nor pulled, go on without it rather than fail.
+    An explicit ``TESTCONTAINERS_RYUK_DISABLED`` (or ``ryuk.disabled``) is left alone."""
+    from testcontainers.core.config import testcontainers_config
+    from testcontainers.core.container import Reaper
+
+    if "TESTCONTAINERS_RYUK_DISABLED" in os.environ or (
+        "ryuk.disabled" in testcontainers_config.tc_properties
+    ):
+        return
+    try:
+        Reaper.get_instance()
+    except Exception as error:
+        testcontainers_config.ryuk_disabled = True
+        config.stash.setdefault(_NOTES, []).append(
+            f"Ryuk ({testcontainers_config.ryuk_image}) could not start "
+            f"({type(error).__name__}); the container is removed at the end of the session "
+            "instead. Set TESTCONTAINERS_RYUK_DISABLED=true to skip the attempt."
+        )
 
 
 @pytest.fixture(scope="session")
 def mysql_url(mysql_server_url: str) -> Iterator[str]:
     """A fresh, uniquely named database on the test server, dropped after the session."""
+    import sqlalchemy as sa
+
+    from adapters.engine import make_engine, normalise_url
+
     name = f"ddbproj_test_{uuid.uuid4().hex[:12]}"
+    server = normalise_url(mysql_server_url)
     admin = make_engine(mysql_server_url)
     try:
         with admin.begin() as conn:
@@ -86,14 +231,16 @@ def mysql_url(mysql_server_url: str) -> Iterator[str]:
                 f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
             )
     except sa.exc.OperationalError as error:
+        admin.dispose()
+        reason = error.orig if error.orig is not None else error
         raise RuntimeError(
-            f"no MySQL server for the integration tests at {mysql_server_url}: run "
-            "'make mysql' (starts or installs one), start Docker, or set TEST_DATABASE_URL"
-        ) from error
+            f"no MySQL server for the integration tests at "
+            f"{server.render_as_string(hide_password=True)} ({reason}): set "
+            "TEST_DATABASE_URL to a server where this user may create databases, or start "
+            "Docker (testcontainers then starts MySQL)"
+        ) from None
     try:
-        yield normalise_url(mysql_server_url).set(database=name).render_as_string(
-            hide_password=False
-        )
+        yield _Url(server.set(database=name))
     finally:
         with admin.begin() as conn:
             conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
@@ -102,6 +249,8 @@ def mysql_url(mysql_server_url: str) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def mysql_engine(mysql_url: str) -> Iterator[sa.Engine]:
+    from adapters.engine import make_engine
+
     engine = make_engine(mysql_url)
     yield engine
     engine.dispose()
@@ -113,6 +262,8 @@ def projection_registry(request: pytest.FixtureRequest) -> ProjectorRegistry:
     ``@pytest.mark.projections("pkg.module", ...)``; else, as the Lambda handler loads
     them, ``PROJECTIONS`` (default: the ``projections`` package) and the installed
     ``ddbproj.projections`` entry points. Override this fixture for anything else."""
+    from core.loading import load_registry
+
     marker = request.node.get_closest_marker("projections")
     if marker is not None:
         return load_registry(list(marker.args), entry_points=False)
@@ -124,6 +275,8 @@ def projection_registry(request: pytest.FixtureRequest) -> ProjectorRegistry:
 def projection_db(mysql_engine: sa.Engine, projection_registry: ProjectorRegistry) -> SqlSink:
     """A SQL sink on the test database with the projectors' tables created and emptied:
     every test starts from empty tables, tombstones and dead letters."""
+    from adapters.sink import SqlSink
+
     sink = SqlSink(mysql_engine, projection_registry)
     sink.create_schema()
     with mysql_engine.begin() as conn:
@@ -133,9 +286,17 @@ def projection_db(mysql_engine: sa.Engine, projection_registry: ProjectorRegistr
 
 
 @pytest.fixture(autouse=True)
-def _ddbproj_event_builder() -> Iterator[StreamEventBuilder]:
+def _ddbproj_event_builder(request: pytest.FixtureRequest) -> Iterator[StreamEventBuilder | None]:
     """One sequence counter per test, shared by ``stream_event``, ``stream_events`` and
-    ``projector_runner``, so the numbers are the same on every run and always increase."""
+    ``projector_runner``, so the numbers are the same on every run and always increase.
+
+    Tests of projects that never imported ``core.events`` (nothing of theirs can call
+    ``stream_event``) and use none of these fixtures do not pay for importing it."""
+    if "core.events" not in sys.modules and "stream_events" not in request.fixturenames:
+        yield None
+        return
+    from core.events import StreamEventBuilder, reset_builder, use_builder
+
     builder = StreamEventBuilder()
     token = use_builder(builder)
     yield builder
@@ -144,10 +305,11 @@ def _ddbproj_event_builder() -> Iterator[StreamEventBuilder]:
 
 @pytest.fixture
 def stream_events(
-    _ddbproj_event_builder: StreamEventBuilder, projection_registry: ProjectorRegistry
+    _ddbproj_event_builder: StreamEventBuilder | None, projection_registry: ProjectorRegistry
 ) -> StreamEventBuilder:
     """Builds Lambda DynamoDB stream records with increasing sequence numbers; attrs
     objects are encoded through the projectors under test."""
+    assert _ddbproj_event_builder is not None  # this fixture is in the test's closure
     _ddbproj_event_builder.registry = projection_registry
     return _ddbproj_event_builder
 
@@ -163,6 +325,9 @@ class ProjectionRunner:
     as dicts of exact values."""
 
     def __init__(self, sink: SqlSink, events: StreamEventBuilder | None = None) -> None:
+        from core.events import StreamEventBuilder
+        from handlers.processor import BatchProcessor
+
         self.sink = sink
         self.events = events or StreamEventBuilder(registry=sink.registry)
         self.processor = BatchProcessor(sink.registry, sink)
@@ -186,6 +351,11 @@ class ProjectionRunner:
         """Rows of ``table`` ordered by primary key, as dicts of exact values: JSON columns
         parsed (numbers as ``Decimal``/``int``), decimals as ``Decimal``, times as naive
         UTC ``datetime``; ``ddbproj_seq`` as an ``int`` when ``with_sequence``."""
+        import sqlalchemy as sa
+
+        from adapters.schema import SEQ_COLUMN
+        from core.columns import ColumnKind
+
         sa_table = self.sink.table(table)
         kinds = _column_kinds(self.sink.registry, table)
         columns = [
@@ -205,6 +375,11 @@ class ProjectionRunner:
     def dead_letters(self) -> list[dict[str, Any]]:
         """Dead letters in the order they were stored: ``error``, ``entity_type``,
         ``sequence_number``, ``raw_record``, ..."""
+        import sqlalchemy as sa
+
+        from adapters.schema import DEAD_LETTERS
+        from core import jsontext
+
         table = self.sink.table(DEAD_LETTERS)
         with self.sink.engine.connect() as conn:
             result = conn.execute(sa.select(table).order_by(table.c.id)).mappings().all()
@@ -225,6 +400,12 @@ def _column_kinds(registry: ProjectorRegistry, table: str) -> dict[str, ColumnKi
 
 def _exact(value: Any, kind: ColumnKind | None, name: str) -> Any:
     """Undo what a driver or SQLite makes of exact values."""
+    from decimal import Decimal
+
+    from adapters.schema import SEQ_COLUMN
+    from core import jsontext
+    from core.columns import ColumnKind
+
     if value is None:
         return None
     if name == SEQ_COLUMN:
@@ -234,3 +415,22 @@ def _exact(value: Any, kind: ColumnKind | None, name: str) -> Any:
     if kind is ColumnKind.DECIMAL and isinstance(value, str | int):
         return Decimal(str(value))
     return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    """For scripts that must agree with the plugin: ``--which`` prints the server it would
+    choose (``url``, ``docker`` or ``local``, then a description, password hidden);
+    ``--docker`` exits 0 when a Docker engine answers, 1 otherwise."""
+    args = sys.argv[1:] if argv is None else argv
+    if args == ["--docker"]:
+        return 0 if docker_answers(os.environ) else 1
+    if args == ["--which"]:
+        choice = choose_server(os.environ, lambda: docker_answers(os.environ))
+        print(choice.kind, choice.describe())
+        return 0
+    print("usage: python -m handlers.pytest_plugin --which | --docker", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
