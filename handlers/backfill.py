@@ -1,7 +1,7 @@
 """Backfill: the initial load of a table that already holds data.
 
 A parallel ``Scan`` whose items become synthetic INSERTs ranked below every stream
-record (DESIGN.md, contract 1), so a backfill running beside the stream consumer never
+record (docs/design.md, "The contract"), so a backfill running beside the stream consumer never
 overwrites a newer change nor revives a deleted item. Each page's rows and its segment's
 progress commit in one transaction: a stopped backfill resumes where it stopped.
 """
