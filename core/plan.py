@@ -253,7 +253,7 @@ def _plan_remove(record: ChangeRecord, route: CompiledProjector, chunk: PlannedC
             record, route, "cannot find the row key: the REMOVE has no OldImage with the key "
             "attributes and the projector's key_from_item_keys gave none"))
         return
-    problem = _key_problem(route, key)
+    problem = route.check_key(key)
     if problem is not None:
         chunk.dead_letters.append(_letter(record, route, f"the removed item's key: {problem}"))
         return
@@ -320,7 +320,7 @@ def _retire_old_row(
     old_key = previous.key_of_image(image)
     if old_key is None or (previous.table == table and old_key == key):
         return None
-    problem = _key_problem(previous, old_key)
+    problem = previous.check_key(old_key)
     if problem is not None:
         # its INSERT could not have written a row under this key either
         return None
@@ -330,11 +330,6 @@ def _retire_old_row(
         return previous, f"cannot remove the row of the previous image: {error}"
     chunk.table(previous).delete(old_key, rank, _removal_time(record))
     return None
-
-
-def _key_problem(route: CompiledProjector, key: Key) -> str | None:
-    check = getattr(route, "check_key", None)
-    return check(key) if check is not None else None
 
 
 def _removed_key(
