@@ -22,7 +22,7 @@ from core.dynamodb_json import decode_attributes
 from core.names import SEQ_DIGITS
 from core.projector import CompiledProjector
 from core.records import ChangeRecord, EventKind, MalformedRecord, ParsedBatch
-from core.registry import ProjectorRegistry, SkipReason
+from core.registry import ProjectorRegistry, SkipReason, entity_type_of
 
 __all__ = ["CHUNK_RECORDS", "BatchPlan", "DeadLetter", "PlannedChunk", "TableChanges",
            "Tally", "dead_letter", "describe_record", "plan_batch"]
@@ -305,8 +305,8 @@ def _retire_old_row(
     if record.kind is not EventKind.MODIFY or old is None:
         return None
     tagged = old.get(registry.type_attribute)
-    old_type = tagged.get("S") if isinstance(tagged, Mapping) else None
-    previous = registry.get(old_type) if isinstance(old_type, str) else None
+    old_type = entity_type_of(tagged)
+    previous = registry.get(old_type) if old_type is not None else None
     if previous is None:
         return None
     new = record.raw_new_image

@@ -34,9 +34,9 @@ def deep(levels: int, tag: str = "M") -> dict[str, Any]:
     return value
 
 
-def refused_fast(call: Any, seconds: float = 0.5) -> DecodeError | ValueError:
+def refused_fast(call: Any, seconds: float = 0.5, match: str | None = r".") -> ValueError:
     started = time.perf_counter()
-    with pytest.raises(ValueError, match=r".") as caught:
+    with pytest.raises(ValueError, match=match) as caught:
         call()
     assert time.perf_counter() - started < seconds
     return caught.value
@@ -57,7 +57,7 @@ def test_numbers_outside_dynamodb_are_refused_fast(text):
     for value in ({"N": text}, {"NS": ["1", text]}):
         error = refused_fast(lambda v=value: decode_value(v))
         assert isinstance(error, DecodeError)
-    refused_fast(lambda: decode_number(text))
+    refused_fast(lambda: decode_number(text), match=None)  # the fast path's bare refusal
 
 
 @pytest.mark.parametrize("value", [1, 1.5, True, False, None, Decimal("1"), [], {}, b"1"],
