@@ -3,6 +3,7 @@
 from core.columns import Column, ColumnKind, UnmappableField, column
 from core.converter import StructureError, describe_error, make_converter
 from core.dynamodb_json import DecodeError, decode_image, decode_value, encode_image, encode_value
+from core.errors import ProjectorError
 from core.loading import load_registry
 from core.plan import BatchPlan, DeadLetter, TableChanges, plan_batch
 from core.projector import CompiledProjector, Projector, pascal_case
@@ -28,6 +29,7 @@ __all__ = [
     "EventKind",
     "ParsedBatch",
     "Projector",
+    "ProjectorError",
     "ProjectorRegistry",
     "RegistryError",
     "SkipReason",

@@ -22,6 +22,7 @@ import attrs
 
 from core import jsontext
 from core.codegen import compile_function
+from core.errors import ProjectorError
 
 __all__ = [
     "Column",
@@ -50,7 +51,7 @@ class ColumnKind(enum.Enum):
     JSON = "json"
 
 
-class UnmappableField(TypeError):
+class UnmappableField(ProjectorError):
     """A field whose annotation has no column type; the message says what to write."""
 
 

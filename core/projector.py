@@ -21,6 +21,7 @@ from core.codegen import compile_function
 from core.columns import Column, columns_of, fit_checker
 from core.converter import describe_error, make_converter, make_typed_converter
 from core.dynamodb_json import decode_attributes
+from core.errors import ProjectorError
 
 __all__ = [
     "SOFT_DELETE_COLUMN",
@@ -241,20 +242,21 @@ def compile_projector(
     """
     for attribute in ("entity_type", "model", "table", "key"):
         if not hasattr(projector, attribute):
-            raise TypeError(f"{projector.__qualname__} must set the class attribute {attribute!r}")
+            raise ProjectorError(
+                f"{projector.__qualname__} must set the class attribute {attribute!r}")
     if isinstance(projector.key, str):
-        raise TypeError(f"{projector.__qualname__}.key must be a tuple of field names, "
+        raise ProjectorError(f"{projector.__qualname__}.key must be a tuple of field names, "
                         f"e.g. key = ({projector.key!r},)")
     columns = columns_of(projector.model, tuple(projector.key))
     field_names = [c.field for c in columns]
     unknown = set(projector.renames) - set(field_names)
     if unknown:
-        raise TypeError(f"{projector.__qualname__}.renames names no field: {sorted(unknown)}")
+        raise ProjectorError(f"{projector.__qualname__}.renames names no field: {sorted(unknown)}")
     if projector.version is not None and projector.version not in field_names:
-        raise TypeError(f"{projector.__qualname__}.version names no field: "
+        raise ProjectorError(f"{projector.__qualname__}.version names no field: "
                         f"{projector.version!r}; name a field among {sorted(field_names)}")
     if projector.soft_delete and SOFT_DELETE_COLUMN in [c.name for c in columns]:
-        raise TypeError(f"{projector.__qualname__}: soft_delete adds the column "
+        raise ProjectorError(f"{projector.__qualname__}: soft_delete adds the column "
                         f"{SOFT_DELETE_COLUMN!r}, which the model already has; rename the field")
     names = dynamodb_names(projector)
     fast = fast or make_converter(detailed_validation=False)

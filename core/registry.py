@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import cattrs
 
 from core.converter import make_converter
+from core.errors import ProjectorError
 from core.projector import CompiledProjector, Projector, compile_projector
 from core.records import ChangeRecord
 
@@ -29,7 +30,7 @@ MAX_TABLE_NAME = 64 - len("ddbproj_tomb_")
 P = TypeVar("P", bound=type[Projector[Any]])
 
 
-class RegistryError(TypeError):
+class RegistryError(ProjectorError):
     """Two projectors that cannot live together; raised when the second is registered."""
 
 

@@ -41,9 +41,11 @@ def register(commands: Any) -> None:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    processor = open_processor(args)
-    letters = DeadLetterStore(processor.sink.engine).list(
-        table_name=args.table, record_ids=args.record_ids, limit=args.limit)
+    processor = open_processor(args, create_schema=False)
+    store = DeadLetterStore(processor.sink.engine)
+    if not store.exists():
+        print("no dead-letter table yet: run 'ddbproj schema --apply' to create it")
+    letters = store.list(table_name=args.table, record_ids=args.record_ids, limit=args.limit)
     for letter in letters:
         print(_describe(letter))
     print(f"{len(letters)} dead letter{'s' if len(letters) != 1 else ''}")

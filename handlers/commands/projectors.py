@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from core.errors import ProjectorError
 from core.loading import discover_projectors
 from core.registry import ProjectorRegistry
 from handlers.commands.common import CommandError
@@ -42,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
             registry.register(source.projector)
     except ImportError as error:
         raise CommandError(f"cannot import projections: {error}") from error
-    except TypeError as error:  # RegistryError, UnmappableField: the message says the fix
+    except ProjectorError as error:  # the message says the fix
         raise CommandError(str(error)) from error
     origins = {s.projector: f"{s.origin}: {s.module}" for s in sources}
     rows = [
