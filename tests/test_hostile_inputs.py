@@ -34,7 +34,7 @@ def deep(levels: int, tag: str = "M") -> dict[str, Any]:
     return value
 
 
-def refused_fast(call: Any, seconds: float = 0.5, match: str | None = r".") -> ValueError:
+def refused_fast(call: Any, seconds: float = 5.0, match: str | None = r".") -> ValueError:
     started = time.perf_counter()
     with pytest.raises(ValueError, match=match) as caught:
         call()
