@@ -88,16 +88,36 @@ def docker_answers(env: Mapping[str, str]) -> bool:
     ``DOCKER_HOST``, else the default socket (the SDK is not imported when neither exists)."""
     if not env.get("DOCKER_HOST") and not os.path.exists(DEFAULT_DOCKER_SOCKET):
         return False
+    host = env.get("DOCKER_HOST") or f"unix://{DEFAULT_DOCKER_SOCKET}"
+    if host.startswith("unix://") and not _socket_accepts(host.removeprefix("unix://")):
+        return False  # a stale socket file: no engine behind it
     try:
         import docker
 
-        client = docker.from_env(environment=dict(env), timeout=3)
+        # a version given means no request while constructing (a failed one there would leave
+        # its socket open); ``/_ping`` without a version prefix is served by every engine
+        client = docker.from_env(environment=dict(env), timeout=3, version="1.24")
         try:
-            client.ping()
+            return client.api.get(f"{client.api.base_url}/_ping", timeout=3).ok
         finally:
             client.close()
     except Exception:
         return False
+
+
+def _socket_accepts(path: str) -> bool:
+    """Whether something listens on the Unix socket ``path`` (the probe is closed either
+    way, so a stale socket file leaves nothing open behind it)."""
+    import socket
+
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.settimeout(3)
+    try:
+        probe.connect(path)
+    except OSError:
+        return False
+    finally:
+        probe.close()
     return True
 
 

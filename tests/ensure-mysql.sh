@@ -1,14 +1,29 @@
 #!/usr/bin/env bash
-# Make sure the integration tests have a MySQL-compatible server (DESIGN.md "Tests and servers"):
-# a Docker daemon (testcontainers starts MySQL 8 itself), or TEST_DATABASE_URL, or the local
-# server on 127.0.0.1:3306 — started here when it is installed but down, installed when absent.
+# Make sure the integration tests have the server the pytest plugin will choose, by the plugin's
+# own rule (python -m handlers.pytest_plugin --which): TEST_DATABASE_URL when set; else a
+# testcontainers MySQL when a Docker engine answers (the local test image is built here when it
+# is the one asked for, see tests/docker); else the local server on 127.0.0.1:3306, started here
+# when it is installed but down, installed when absent.
+#
+#   --local   the local server, whatever the rule chooses (make test proves both paths)
+#   PYTHON    the interpreter ddbproj is installed in (default: .venv/bin/python, else python3)
 set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-.venv/bin/python}
+[ -x "$PYTHON" ] || PYTHON=python3
 
-if [ -n "${TEST_DATABASE_URL:-}" ]; then
-  echo "mysql: using TEST_DATABASE_URL"; exit 0
-fi
-if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
-  echo "mysql: Docker answers; testcontainers will start MySQL 8"; exit 0
+if [ "${1:-}" != --local ]; then
+  which=$("$PYTHON" -m handlers.pytest_plugin --which)
+  kind=${which%% *}
+  case "$kind" in
+    url) echo "mysql: ${which#* }"; exit 0 ;;
+    docker)
+      image=${DDBPROJ_TEST_MYSQL_IMAGE:-}
+      if [ "${image%%:*}" = ddbproj-test-mysql ]; then
+        IMAGE=$image bash tests/docker/build-mysql-image.sh
+      fi
+      echo "mysql: ${which#* }"; exit 0 ;;
+  esac
 fi
 
 answers() {
@@ -21,7 +36,7 @@ answers() {
   fi
 }
 
-if answers; then echo "mysql: 127.0.0.1:3306 answers"; exit 0; fi
+if answers; then echo "mysql: the local server 127.0.0.1:3306 answers"; exit 0; fi
 
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 if [ ! -x /usr/sbin/mariadbd ] && [ ! -x /usr/sbin/mysqld ]; then
@@ -39,7 +54,7 @@ for _ in $(seq 1 60); do
   if answers; then
     # a fresh install lets root in by socket only: allow the empty password over TCP too
     $SUDO mariadb -u root -e "ALTER USER 'root'@'localhost' IDENTIFIED VIA mysql_native_password USING PASSWORD('') OR unix_socket" 2>/dev/null || true
-    echo "mysql: 127.0.0.1:3306 answers"; exit 0
+    echo "mysql: the local server 127.0.0.1:3306 answers"; exit 0
   fi
   sleep 1
 done

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import attrs
 import pytest
+import sqlalchemy as sa
 from boto3.dynamodb.types import TypeSerializer
 from hypothesis import given
 from hypothesis import strategies as st
@@ -26,6 +27,7 @@ from core.events import (
     stream_event,
 )
 from core.projector import Projector, compile_projector
+from handlers.pytest_plugin import ServerChoice, _Url, choose_server, docker_answers
 from projections.orders import Address, Order, OrderLine, OrderProjector, OrderStatus
 from projections.users import User, UserProjector
 
@@ -224,3 +226,176 @@ def test_the_tutorial_runs_as_written_in_a_project_of_its_own(tmp_path, mysql_se
         cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "4 passed" in done.stdout
+
+
+# --- server selection, the report line and what the plugin costs ---------------------------
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+LOCAL_IMAGE = "ddbproj-test-mysql:latest"
+
+
+def no_docker():
+    raise AssertionError("Docker must not be asked when TEST_DATABASE_URL is set")
+
+
+def test_an_explicit_test_database_url_wins_and_docker_is_not_asked():
+    choice = choose_server({"TEST_DATABASE_URL": "mysql+pymysql://u:pw@db:3307/",
+                            "DDBPROJ_TEST_MYSQL_IMAGE": "other:1"}, no_docker)
+    assert choice == ServerChoice("url", url="mysql+pymysql://u:pw@db:3307/")
+
+
+def test_docker_when_it_answers_with_the_image_from_the_environment_or_mysql_8():
+    assert choose_server({}, lambda: True) == ServerChoice(
+        "docker", image="mysql:8.0", docker_host="unix:///var/run/docker.sock")
+    env = {"TEST_DATABASE_URL": "  ", "DDBPROJ_TEST_MYSQL_IMAGE": LOCAL_IMAGE,
+           "DOCKER_HOST": "tcp://docker:2375"}
+    assert choose_server(env, lambda: True) == ServerChoice(
+        "docker", image=LOCAL_IMAGE, docker_host="tcp://docker:2375")
+
+
+def test_the_local_server_when_docker_does_not_answer():
+    choice = choose_server({"DDBPROJ_TEST_MYSQL_IMAGE": LOCAL_IMAGE}, lambda: False)
+    assert choice == ServerChoice("local", url="mysql+pymysql://root@127.0.0.1:3306/")
+    assert choice.describe() == "the local server mysql+pymysql://root@127.0.0.1:3306/"
+
+
+def test_docker_does_not_answer_on_a_socket_that_is_not_there(tmp_path):
+    assert not docker_answers({"DOCKER_HOST": f"unix://{tmp_path / 'docker.sock'}"})
+
+
+def test_descriptions_and_fixture_values_hide_the_password():
+    choice = ServerChoice("url", url="mysql+pymysql://app:s3cr%40t@db:3306/")
+    assert choice.describe() == "TEST_DATABASE_URL mysql+pymysql://app:***@db:3306/"
+    url = _Url(sa.make_url("mysql+pymysql://app:s3cr%40t@db:3306/x"))
+    assert str(url) == "mysql+pymysql://app:s3cr%40t@db:3306/x"
+    assert repr(url) == "'mysql+pymysql://app:***@db:3306/x'"
+    assert sa.make_url(url).password == "s3cr@t"
+
+
+def run_python(*args, env=None, cwd=ROOT):
+    return subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, check=False, timeout=600)
+
+
+def clean_env(**extra):
+    env = {k: v for k, v in os.environ.items()
+           if k not in {"TEST_DATABASE_URL", "PROJECTIONS", "PYTEST_ADDOPTS"}}
+    return {**env, **extra}
+
+
+def test_importing_the_plugin_imports_no_database_docker_or_project_module():
+    done = run_python("-c", "import sys, handlers.pytest_plugin; print(sorted({m.split('.')[0] "
+                      "for m in sys.modules} & {'sqlalchemy', 'pymysql', 'docker', "
+                      "'testcontainers', 'core', 'adapters', 'projections'}))")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_the_command_line_names_the_choice_for_the_scripts(tmp_path):
+    url = "mysql+pymysql://app:s3cret@db:3306/"
+    done = run_python("-m", "handlers.pytest_plugin", "--which",
+                      env=clean_env(TEST_DATABASE_URL=url))
+    assert (done.returncode, done.stdout) == (0, "url TEST_DATABASE_URL mysql+pymysql://app:***@db:3306/\n")
+    no_docker = clean_env(DOCKER_HOST=f"unix://{tmp_path / 'docker.sock'}")
+    done = run_python("-m", "handlers.pytest_plugin", "--which", env=no_docker)
+    assert done.stdout == "local the local server mysql+pymysql://root@127.0.0.1:3306/\n"
+    assert run_python("-m", "handlers.pytest_plugin", "--docker", env=no_docker).returncode == 1
+
+
+def test_the_script_follows_the_same_rule():
+    done = subprocess.run(
+        ["bash", "tests/ensure-mysql.sh"], cwd=ROOT, capture_output=True, text=True, check=False,
+        env=clean_env(TEST_DATABASE_URL="mysql+pymysql://app:s3cret@db:3306/",
+                      PYTHON=sys.executable))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "mysql: TEST_DATABASE_URL mysql+pymysql://app:***@db:3306/\n"
+
+
+def project(tmp_path, test_code):
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_it.py").write_text(test_code)
+    return tmp_path
+
+
+def run_pytest(cwd, env, *args):
+    return run_python("-m", "pytest", "-p", "no:cacheprovider", *args, "tests", cwd=cwd, env=env)
+
+
+def test_a_run_that_needs_no_server_asks_no_docker_and_imports_no_database(tmp_path):
+    cwd = project(tmp_path, "import sys\n\n\ndef test_plain():\n    loaded = {m.split('.')[0] "
+                  "for m in sys.modules}\n    assert not loaded & {'sqlalchemy', 'docker', "
+                  "'testcontainers', 'core'}\n")
+    done = run_pytest(cwd, clean_env(DOCKER_HOST="tcp://127.0.0.1:1"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed" in done.stdout
+    assert "ddbproj MySQL" not in done.stdout
+
+
+def test_a_refused_server_fails_with_advice_and_without_the_password(tmp_path):
+    cwd = project(tmp_path, "import pytest\n\n\n@pytest.mark.mysql\ndef test_db(mysql_url):\n"
+                  "    assert mysql_url\n")
+    done = run_pytest(cwd, clean_env(TEST_DATABASE_URL="mysql+pymysql://app:s3cret-pw@127.0.0.1:1/"),
+                      "--tb=long", "--showlocals")
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output
+    assert "ddbproj MySQL: TEST_DATABASE_URL mysql+pymysql://app:***@127.0.0.1:1/" in output
+    assert ("RuntimeError: no MySQL server for the integration tests at "
+            "mysql+pymysql://app:***@127.0.0.1:1/ ((2003, ") in output
+    assert "set TEST_DATABASE_URL to a server where this user may create databases, or start " \
+           "Docker" in output
+    assert "s3cret-pw" not in output
+    assert "make mysql" not in output
+
+
+CONTAINER_TEST = '''
+import socket
+
+import pytest
+import sqlalchemy as sa
+from testcontainers.core.labels import SESSION_ID
+
+from core.events import insert
+from projections.users import User
+
+
+@pytest.mark.mysql
+@pytest.mark.projections("projections.users")
+def test_a_user_through_the_container(projector_runner, mysql_url):
+    print(f"testcontainers-session={SESSION_ID};")
+    projector_runner.apply(insert(User(1, "yuuchan", 17, 170, 50)))
+    assert projector_runner.rows("users") == [
+        {"id": 1, "name": "yuuchan", "age": 17, "height": 170, "weight": 50}]
+    with sa.create_engine(mysql_url).connect() as conn:
+        assert conn.exec_driver_sql("SELECT @@hostname").scalar() != socket.gethostname()
+        assert conn.exec_driver_sql("SELECT current_user()").scalar() == "root@%"
+'''
+
+
+def test_testcontainers_runs_a_projector_in_a_container_ryuk_or_not(tmp_path, request):
+    """Through testcontainers as a user's project has it, with a Ryuk image that is nowhere:
+    the plugin goes on without Ryuk, and the container is gone after the session. Skipped
+    when Docker does not answer, unless DDBPROJ_TEST_REQUIRE_DOCKER is set (CI)."""
+    import docker
+
+    if not docker_answers(os.environ):
+        if os.environ.get("DDBPROJ_TEST_REQUIRE_DOCKER"):
+            pytest.fail("Docker does not answer and DDBPROJ_TEST_REQUIRE_DOCKER is set")
+        pytest.skip("Docker does not answer")
+
+    image = os.environ.get("DDBPROJ_TEST_MYSQL_IMAGE") or LOCAL_IMAGE
+    client = docker.from_env()
+    request.addfinalizer(client.close)
+    if image == LOCAL_IMAGE:
+        assert client.images.list(name=image), "build it: bash tests/docker/build-mysql-image.sh"
+    env = clean_env(DDBPROJ_TEST_MYSQL_IMAGE=image, RYUK_CONTAINER_IMAGE="ddbproj-no-ryuk:never")
+    env.pop("TESTCONTAINERS_RYUK_DISABLED", None)
+    done = run_pytest(project(tmp_path, CONTAINER_TEST), env, "-s")
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    assert "1 passed" in done.stdout
+    assert f"ddbproj MySQL: testcontainers MySQL, image {image}, Docker at " in done.stdout
+    assert ("ddbproj MySQL: Ryuk (ddbproj-no-ryuk:never) could not start (APIError); the "
+            "container is removed at the end of the session instead.") in done.stdout
+    [session] = re.findall(r"testcontainers-session=(\S+);", done.stdout)
+    label = f"org.testcontainers.session-id={session}"
+    assert client.containers.list(all=True, filters={"label": label}) == []
