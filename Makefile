@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint unit mysql bench clean
+.PHONY: demo test lint unit mysql docker-mysql bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,9 +15,24 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/ddbproj demo
 
-## the whole suite: lint, then unit and MySQL integration tests (starts MySQL when needed)
-test: $(STAMP) lint mysql
-	$(BIN)/python -m pytest
+## the whole suite: lint; every test on the server the plugin chooses (TEST_DATABASE_URL, else a
+## testcontainers MySQL from the image tests/docker builds when a Docker engine answers or can be
+## started, else the local server); then the MySQL tests once more on the plain local server, so
+## both paths stay proved (skipped when the suite ran there already)
+TEST_MYSQL_IMAGE := $(or $(DDBPROJ_TEST_MYSQL_IMAGE),ddbproj-test-mysql:latest)
+TEST_RYUK_DISABLED := $(or $(TESTCONTAINERS_RYUK_DISABLED),true)
+LOCAL_DATABASE_URL := mysql+pymysql://root@127.0.0.1:3306/
+SUITE_ENV := DDBPROJ_TEST_MYSQL_IMAGE=$(TEST_MYSQL_IMAGE) TESTCONTAINERS_RYUK_DISABLED=$(TEST_RYUK_DISABLED)
+
+test: $(STAMP) lint docker-mysql
+	$(SUITE_ENV) PYTHON=$(BIN)/python bash tests/ensure-mysql.sh
+	$(SUITE_ENV) $(BIN)/python -m pytest
+	@if [ "$$($(SUITE_ENV) $(BIN)/python -m handlers.pytest_plugin --which | cut -d' ' -f1)" = local ]; then \
+	  echo "make: the suite ran on the local server already"; \
+	else \
+	  set -x; PYTHON=$(BIN)/python bash tests/ensure-mysql.sh --local && \
+	  TEST_DATABASE_URL=$(LOCAL_DATABASE_URL) $(BIN)/python -m pytest -m mysql; \
+	fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -30,9 +45,18 @@ unit: $(STAMP)
 bench: $(STAMP) mysql
 	$(BIN)/python -m bench
 
-## make sure a MySQL-compatible server answers for the integration tests
-mysql:
-	bash tests/ensure-mysql.sh
+## make sure the server the plugin will choose answers for the integration tests
+mysql: $(STAMP)
+	PYTHON=$(BIN)/python bash tests/ensure-mysql.sh
+
+## a Docker engine for the testcontainers path (dockerd started when none answers) and the test
+## image; without one the tests use the local server
+docker-mysql: $(STAMP)
+	@if [ -n "$$TEST_DATABASE_URL" ]; then echo "docker: not needed, TEST_DATABASE_URL is set"; \
+	elif PYTHON=$(BIN)/python bash tests/docker/ensure-engine.sh; then \
+	  case "$(TEST_MYSQL_IMAGE)" in ddbproj-test-mysql:*) \
+	    IMAGE=$(TEST_MYSQL_IMAGE) bash tests/docker/build-mysql-image.sh;; esac; \
+	else echo "docker: none answers; the tests use the local server"; fi
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis ddbproj.db

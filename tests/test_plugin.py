@@ -371,6 +371,7 @@ def test_a_user_through_the_container(projector_runner, mysql_url):
 '''
 
 
+@pytest.mark.mysql
 def test_testcontainers_runs_a_projector_in_a_container_ryuk_or_not(tmp_path, request):
     """Through testcontainers as a user's project has it, with a Ryuk image that is nowhere:
     the plugin goes on without Ryuk, and the container is gone after the session. Skipped
