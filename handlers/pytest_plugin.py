@@ -12,6 +12,10 @@ The server (``choose_server``, shared with ``tests/ensure-mysql.sh`` through
 testcontainers MySQL (image ``$DDBPROJ_TEST_MYSQL_IMAGE``, default ``mysql:8.0``) when a
 Docker engine answers at ``DOCKER_HOST`` or the default socket; else the local server on
 127.0.0.1:3306. Each session creates its own uniquely named database and drops it after.
+The container runs as root with a password of its own session. Ryuk, testcontainers' reaper
+of containers a killed session leaves behind, is started unless
+``TESTCONTAINERS_RYUK_DISABLED`` says otherwise; where its image can be neither found nor
+pulled the session goes on without it (and says so at the end), removing its container itself.
 
 The plugin is loaded by every pytest run where ddbproj is installed, so this module imports
 only pytest: SQLAlchemy, Docker, testcontainers and ddbproj itself are imported by the
