@@ -42,7 +42,8 @@ unit: $(STAMP)
 	$(BIN)/python -m pytest -m "not mysql"
 
 ## benchmarks against baselines in one process (see bench/README.md)
-bench: $(STAMP) mysql
+bench: $(STAMP)
+	PYTHON=$(BIN)/python bash tests/ensure-mysql.sh --local
 	$(BIN)/python -m bench
 
 ## make sure the server the plugin will choose answers for the integration tests
