@@ -27,7 +27,7 @@ SUITE_ENV := DDBPROJ_TEST_MYSQL_IMAGE=$(TEST_MYSQL_IMAGE) TESTCONTAINERS_RYUK_DI
 test: $(STAMP) lint docker-mysql
 	$(SUITE_ENV) PYTHON=$(BIN)/python bash tests/ensure-mysql.sh
 	$(SUITE_ENV) $(BIN)/python -m pytest
-	@if [ "$$($(SUITE_ENV) $(BIN)/python -m handlers.pytest_plugin --which | cut -d' ' -f1)" = local ]; then \
+	@if [ "$$($(SUITE_ENV) $(BIN)/python -m ddbproj.handlers.pytest_plugin --which | cut -d' ' -f1)" = local ]; then \
 	  echo "make: the suite ran on the local server already"; \
 	else \
 	  set -x; PYTHON=$(BIN)/python bash tests/ensure-mysql.sh --local && \
@@ -68,8 +68,8 @@ package: $(STAMP)
 	mkdir -p build/lambda dist
 	$(BIN)/python -c "import tomllib; deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']; print('\n'.join(d for d in deps if not d.startswith('boto3')))" > build/requirements.txt
 	$(BIN)/pip install --quiet --target build/lambda --platform manylinux2014_aarch64 --implementation cp --python-version 3.12 --only-binary=:all: --upgrade -r build/requirements.txt
-	cp -r core adapters handlers projections build/lambda/
-	rm -f build/lambda/handlers/pytest_plugin.py
+	cp -rL ddbproj projections build/lambda/
+	rm -f build/lambda/ddbproj/handlers/pytest_plugin.py
 	find build/lambda -name __pycache__ -prune -exec rm -rf {} +
 	cd build/lambda && ../../$(BIN)/python -m zipfile -c ../../dist/lambda.zip $$(ls -A)
 	@$(BIN)/python -c "import os; print(f'dist/lambda.zip {os.path.getsize(\"dist/lambda.zip\") / 2**20:.1f} MiB')"

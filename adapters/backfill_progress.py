@@ -12,9 +12,9 @@ from typing import Any
 import attrs
 import sqlalchemy as sa
 
-from adapters.scanner import decode_key, encode_key
-from adapters.schema import BACKFILL_PROGRESS, backfill_progress_table, table_missing
-from adapters.statements import utc_wall_time
+from ddbproj.adapters.scanner import decode_key, encode_key
+from ddbproj.adapters.schema import BACKFILL_PROGRESS, backfill_progress_table, table_missing
+from ddbproj.adapters.statements import utc_wall_time
 
 __all__ = ["BackfillProgress", "SegmentProgress", "every_backfill"]
 

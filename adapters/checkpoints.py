@@ -6,8 +6,8 @@ from __future__ import annotations
 import attrs
 import sqlalchemy as sa
 
-from adapters.schema import CHECKPOINTS, checkpoints_table, table_missing
-from adapters.statements import bookkeeping_upsert, rank_value, utc_wall_time
+from ddbproj.adapters.schema import CHECKPOINTS, checkpoints_table, table_missing
+from ddbproj.adapters.statements import bookkeeping_upsert, rank_value, utc_wall_time
 
 __all__ = ["Checkpoint", "CheckpointStore"]
 

@@ -22,7 +22,7 @@ import attrs
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
-from adapters.engine import make_engine, normalise_url
+from ddbproj.adapters.engine import make_engine, normalise_url
 
 __all__ = [
     "DEFAULT_SECRET_TTL",

@@ -17,7 +17,7 @@ from typing import Any
 import attrs
 import sqlalchemy as sa
 
-from adapters.schema import (
+from ddbproj.adapters.schema import (
     DEAD_LETTER_ERROR_CHARS,
     DEAD_LETTER_KIND_CHARS,
     DEAD_LETTER_NAME_CHARS,
@@ -25,10 +25,10 @@ from adapters.schema import (
     dead_letters_table,
     table_missing,
 )
-from adapters.statements import bookkeeping_upsert, rank_value, utc_wall_time
-from core import jsontext
-from core.names import SEQ_DIGITS
-from core.plan import DeadLetter
+from ddbproj.adapters.statements import bookkeeping_upsert, rank_value, utc_wall_time
+from ddbproj.core import jsontext
+from ddbproj.core.names import SEQ_DIGITS
+from ddbproj.core.plan import DeadLetter
 
 __all__ = ["DeadLetterStore", "StoredDeadLetter"]
 

@@ -13,11 +13,11 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 from sqlalchemy.types import UserDefinedType
 
-from adapters.engine import is_mysql
-from core.columns import Column, ColumnKind
-from core.names import SEQ_COLUMN, SEQ_DIGITS, tombstone_table_name
-from core.projector import SOFT_DELETE_COLUMN
-from core.registry import ProjectorRegistry
+from ddbproj.adapters.engine import is_mysql
+from ddbproj.core.columns import Column, ColumnKind
+from ddbproj.core.names import SEQ_COLUMN, SEQ_DIGITS, tombstone_table_name
+from ddbproj.core.projector import SOFT_DELETE_COLUMN
+from ddbproj.core.registry import ProjectorRegistry
 
 __all__ = [
     "SEQ_COLUMN",
@@ -102,12 +102,12 @@ class JsonText(sa.types.TypeDecorator[Any]):
         self._json = sa.JSON()
 
     def process_bind_param(self, value: Any, dialect: sa.Dialect) -> Any:
-        from core import jsontext
+        from ddbproj.core import jsontext
 
         return None if value is None else jsontext.dumps(value)
 
     def process_result_value(self, value: Any, dialect: sa.Dialect) -> Any:
-        from core import jsontext
+        from ddbproj.core import jsontext
 
         return None if value is None else jsontext.loads(value)
 

@@ -14,7 +14,7 @@ from typing import Any
 import attrs
 import sqlalchemy as sa
 
-from adapters.schema import key_collation
+from ddbproj.adapters.schema import key_collation
 
 __all__ = ["Drift", "check_schema", "key_collation"]
 

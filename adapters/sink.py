@@ -20,20 +20,20 @@ from collections.abc import Callable, Iterator
 
 import sqlalchemy as sa
 
-from adapters.checkpoints import Checkpoint, CheckpointStore
-from adapters.engine import is_mysql
-from adapters.errors import (
+from ddbproj.adapters.checkpoints import Checkpoint, CheckpointStore
+from ddbproj.adapters.engine import is_mysql
+from ddbproj.adapters.errors import (
     DatabaseUnavailable,
     StatementFailed,
     is_refused_value,
     is_transient,
     safe_text,
 )
-from adapters.schema import build_metadata, key_collation
-from adapters.statements import TableStatements
-from adapters.transaction import Transaction, quick_thread_switches
-from core.plan import BatchPlan, TableChanges, Tally, dead_letter
-from core.registry import ProjectorRegistry
+from ddbproj.adapters.schema import build_metadata, key_collation
+from ddbproj.adapters.statements import TableStatements
+from ddbproj.adapters.transaction import Transaction, quick_thread_switches
+from ddbproj.core.plan import BatchPlan, TableChanges, Tally, dead_letter
+from ddbproj.core.registry import ProjectorRegistry
 
 __all__ = ["Checkpoint", "SqlSink"]
 

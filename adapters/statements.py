@@ -23,11 +23,11 @@ import attrs
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
-from adapters.engine import is_mysql
-from core.columns import ColumnKind
-from core.names import SEQ_COLUMN, SEQ_DIGITS, tombstone_table_name
-from core.plan import TableChanges
-from core.projector import SOFT_DELETE_COLUMN, CompiledProjector
+from ddbproj.adapters.engine import is_mysql
+from ddbproj.core.columns import ColumnKind
+from ddbproj.core.names import SEQ_COLUMN, SEQ_DIGITS, tombstone_table_name
+from ddbproj.core.plan import TableChanges
+from ddbproj.core.projector import SOFT_DELETE_COLUMN, CompiledProjector
 
 __all__ = ["TableStatements", "Upsert", "bookkeeping_upsert", "decimal_text", "rank_value",
            "row_alias", "utc_wall_time"]

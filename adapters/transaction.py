@@ -19,12 +19,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from adapters import literals
-from adapters.checkpoints import Checkpoint, CheckpointStore
-from adapters.dead_letters import DeadLetterStore
-from adapters.engine import is_mysql
-from adapters.statements import TableStatements
-from core.plan import DeadLetter, TableChanges
+from ddbproj.adapters import literals
+from ddbproj.adapters.checkpoints import Checkpoint, CheckpointStore
+from ddbproj.adapters.dead_letters import DeadLetterStore
+from ddbproj.adapters.engine import is_mysql
+from ddbproj.adapters.statements import TableStatements
+from ddbproj.core.plan import DeadLetter, TableChanges
 
 __all__ = ["Transaction", "quick_thread_switches"]
 

@@ -16,10 +16,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from adapters.scanner import TableScanner
-from core import jsontext
-from core.columns import Column, ColumnKind
-from core.compare import (
+from ddbproj.adapters.scanner import TableScanner
+from ddbproj.core import jsontext
+from ddbproj.core.columns import Column, ColumnKind
+from ddbproj.core.compare import (
     RowDifference,
     TableReport,
     VerifyReport,
@@ -27,10 +27,10 @@ from core.compare import (
     canonical_row,
     compare_rows,
 )
-from core.plan import plan_batch
-from core.projector import CompiledProjector
-from core.records import ParsedBatch, scanned_item
-from core.registry import ProjectorRegistry
+from ddbproj.core.plan import plan_batch
+from ddbproj.core.projector import CompiledProjector
+from ddbproj.core.records import ParsedBatch, scanned_item
+from ddbproj.core.registry import ProjectorRegistry
 
 __all__ = ["Verifier"]
 

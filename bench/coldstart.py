@@ -1,4 +1,4 @@
-"""Cold start: a fresh interpreter imports ``handlers.stream`` and applies its first batch.
+"""Cold start: a fresh interpreter imports ``ddbproj.handlers.stream`` and applies its first batch.
 
 ``python -m bench.coldstart FIRST.json SECOND.json`` with ``DATABASE_URL`` set; prints one
 JSON object with the import time, the first and the second batch, and which heavy
@@ -18,14 +18,14 @@ def main(argv: list[str]) -> int:
         with open(path, encoding="utf-8") as handle:
             events.append(json.load(handle))
     began = time.perf_counter()
-    import handlers.stream
+    import ddbproj.handlers.stream
 
     imported = time.perf_counter()
     loaded = sorted(name for name in ("boto3", "botocore", "sqlalchemy", "pymysql", "cattrs")
                     if name in sys.modules)
-    first = handlers.stream.handler(events[0], None)
+    first = ddbproj.handlers.stream.handler(events[0], None)
     first_done = time.perf_counter()
-    second = handlers.stream.handler(events[1], None)
+    second = ddbproj.handlers.stream.handler(events[1], None)
     second_done = time.perf_counter()
     if first["batchItemFailures"] or second["batchItemFailures"]:
         raise SystemExit("cold start: a batch failed")

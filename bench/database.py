@@ -8,7 +8,7 @@ import os
 import uuid
 from collections.abc import Iterator
 
-from adapters.engine import make_engine, normalise_url
+from ddbproj.adapters.engine import make_engine, normalise_url
 
 LOCAL_SERVER_URL = "mysql+pymysql://root@127.0.0.1:3306/"
 

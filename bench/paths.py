@@ -25,10 +25,10 @@ import pymysql
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from adapters.engine import is_mysql, make_engine, normalise_url
-from adapters.sink import SqlSink
-from core.loading import load_registry
-from handlers.processor import BatchProcessor
+from ddbproj.adapters.engine import is_mysql, make_engine, normalise_url
+from ddbproj.adapters.sink import SqlSink
+from ddbproj.core.loading import load_registry
+from ddbproj.handlers.processor import BatchProcessor
 from projections.orders import Address, Order, OrderLine, OrderStatus
 from projections.users import User
 
@@ -233,7 +233,7 @@ def _usual_converter() -> Any:
     import cattrs
     from cattrs.gen import make_dict_structure_fn, override
 
-    from core.projector import pascal_case
+    from ddbproj.core.projector import pascal_case
 
     converter = cattrs.Converter()  # detailed validation is cattrs' default
     converter.register_structure_hook(Decimal, lambda v, _: Decimal(v))

@@ -19,8 +19,8 @@ from typing import Any
 from bench import workload
 from bench.database import fresh_database
 from bench.paths import DdbprojPath
-from core.plan import plan_batch
-from core.records import parse_event
+from ddbproj.core.plan import plan_batch
+from ddbproj.core.records import parse_event
 
 
 def _median_ms(work: Callable[[], Any], reset: Callable[[], None], rounds: int = 5) -> float:
@@ -74,9 +74,9 @@ def main(argv: list[str]) -> int:
 def sink_breakdown(entity: str, count: int, rounds: int = 5) -> None:
     """Each statement the sink runs for one table, timed inside one transaction, beside
     the alternatives the proposals in bench/README.md name."""
-    from adapters import literals
-    from adapters.transaction import KEY_CHUNK, _chunks, _flatten
-    from core.names import tombstone_table_name
+    from ddbproj.adapters import literals
+    from ddbproj.adapters.transaction import KEY_CHUNK, _chunks, _flatten
+    from ddbproj.core.names import tombstone_table_name
 
     event = workload.event(entity, count)
     with fresh_database() as url:

@@ -230,8 +230,8 @@ def _cold_start(url: str, workdir: str) -> None:
     found = _subprocess("bench.coldstart", files,
                         env={"DATABASE_URL": url, "PROJECTIONS": "projections"})
     print("\n### Cold start (fresh interpreter, DATABASE_URL = the bench database)\n")
-    print("| import handlers.stream | first batch (1,000 User records, incl. registry, "
-          "engine, connection) | second batch (1,000) | imported by handlers.stream |")
+    print("| import ddbproj.handlers.stream | first batch (1,000 User records, incl. registry, "
+          "engine, connection) | second batch (1,000) | imported by ddbproj.handlers.stream |")
     print("|---:|---:|---:|---|")
     print(f"| {found['import_ms']:.0f} ms | {found['first_batch_ms']:.0f} ms "
           f"| {found['second_batch_ms']:.0f} ms | {', '.join(found['loaded_by_import'])}"

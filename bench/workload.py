@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
-from core.events import StreamEventBuilder
+from ddbproj.core.events import StreamEventBuilder
 
 #: Lambda's invocation payload limit, and its largest DynamoDB batch.
 PAYLOAD_LIMIT = 6 * 1024 * 1024

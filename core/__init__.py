@@ -1,13 +1,19 @@
 """ddbproj core: pure logic from a stream event to a batch plan (stdlib, attrs, cattrs)."""
 
-from core.columns import Column, ColumnKind, UnmappableField, column
-from core.converter import StructureError, describe_error, make_converter
-from core.dynamodb_json import DecodeError, decode_image, decode_value, encode_image, encode_value
-from core.errors import ProjectorError
-from core.loading import load_registry
-from core.plan import BatchPlan, DeadLetter, TableChanges, plan_batch
-from core.projector import CompiledProjector, Projector, pascal_case
-from core.records import (
+from ddbproj.core.columns import Column, ColumnKind, UnmappableField, column
+from ddbproj.core.converter import StructureError, describe_error, make_converter
+from ddbproj.core.dynamodb_json import (
+    DecodeError,
+    decode_image,
+    decode_value,
+    encode_image,
+    encode_value,
+)
+from ddbproj.core.errors import ProjectorError
+from ddbproj.core.loading import load_registry
+from ddbproj.core.plan import BatchPlan, DeadLetter, TableChanges, plan_batch
+from ddbproj.core.projector import CompiledProjector, Projector, pascal_case
+from ddbproj.core.records import (
     BACKFILL_SEQUENCE,
     ChangeRecord,
     EventKind,
@@ -15,7 +21,7 @@ from core.records import (
     parse_event,
     parse_record,
 )
-from core.registry import ProjectorRegistry, RegistryError, SkipReason
+from ddbproj.core.registry import ProjectorRegistry, RegistryError, SkipReason
 
 __all__ = [
     "BACKFILL_SEQUENCE",

@@ -20,9 +20,9 @@ from typing import Any
 
 import attrs
 
-from core import jsontext
-from core.codegen import compile_function
-from core.errors import ProjectorError
+from ddbproj.core import jsontext
+from ddbproj.core.codegen import compile_function
+from ddbproj.core.errors import ProjectorError
 
 __all__ = [
     "Column",

@@ -18,8 +18,8 @@ from typing import Any
 
 import attrs
 
-from core import jsontext
-from core.columns import Column, ColumnKind
+from ddbproj.core import jsontext
+from ddbproj.core.columns import Column, ColumnKind
 
 __all__ = [
     "ColumnDifference",

@@ -28,7 +28,7 @@ from cattrs.errors import (
 )
 from cattrs.gen import make_dict_structure_fn
 
-from core.dynamodb_json import decode_number, decode_value, text_problem
+from ddbproj.core.dynamodb_json import decode_number, decode_value, text_problem
 
 __all__ = [
     "StructureError",

@@ -23,10 +23,10 @@ from typing import Any
 
 import attrs
 
-from core.converter import make_converter
-from core.dynamodb_json import encode_image
-from core.projector import Projector, dynamodb_names
-from core.registry import DEFAULT_TYPE_ATTRIBUTE, ProjectorRegistry
+from ddbproj.core.converter import make_converter
+from ddbproj.core.dynamodb_json import encode_image
+from ddbproj.core.projector import Projector, dynamodb_names
+from ddbproj.core.registry import DEFAULT_TYPE_ATTRIBUTE, ProjectorRegistry
 
 __all__ = [
     "DEFAULT_SEQUENCE_START",

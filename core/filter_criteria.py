@@ -22,8 +22,8 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from core.filters import validate_pattern
-from core.registry import ProjectorRegistry
+from ddbproj.core.filters import validate_pattern
+from ddbproj.core.registry import ProjectorRegistry
 
 __all__ = [
     "MAX_FILTERS",

@@ -19,7 +19,7 @@ from typing import Any
 
 import attrs
 
-from core.codegen import compile_function
+from ddbproj.core.codegen import compile_function
 
 __all__ = ["dumps", "loads", "writer_for"]
 

@@ -20,8 +20,8 @@ from typing import Any
 
 import attrs
 
-from core.projector import Projector
-from core.registry import DEFAULT_TYPE_ATTRIBUTE, ProjectorRegistry
+from ddbproj.core.projector import Projector
+from ddbproj.core.registry import DEFAULT_TYPE_ATTRIBUTE, ProjectorRegistry
 
 __all__ = [
     "ENTRY_POINT_GROUP",

@@ -17,12 +17,12 @@ from typing import Any
 
 import attrs
 
-from core import jsontext
-from core.dynamodb_json import decode_attributes
-from core.names import SEQ_DIGITS
-from core.projector import CompiledProjector
-from core.records import ChangeRecord, EventKind, MalformedRecord, ParsedBatch
-from core.registry import ProjectorRegistry, SkipReason, entity_type_of
+from ddbproj.core import jsontext
+from ddbproj.core.dynamodb_json import decode_attributes
+from ddbproj.core.names import SEQ_DIGITS
+from ddbproj.core.projector import CompiledProjector
+from ddbproj.core.records import ChangeRecord, EventKind, MalformedRecord, ParsedBatch
+from ddbproj.core.registry import ProjectorRegistry, SkipReason, entity_type_of
 
 __all__ = ["CHUNK_RECORDS", "BatchPlan", "DeadLetter", "PlannedChunk", "TableChanges",
            "Tally", "dead_letter", "describe_record", "plan_batch"]

@@ -17,11 +17,11 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, override
 
-from core.codegen import compile_function
-from core.columns import Column, columns_of, fit_checker
-from core.converter import describe_error, make_converter, make_typed_converter
-from core.dynamodb_json import decode_attributes
-from core.errors import ProjectorError
+from ddbproj.core.codegen import compile_function
+from ddbproj.core.columns import Column, columns_of, fit_checker
+from ddbproj.core.converter import describe_error, make_converter, make_typed_converter
+from ddbproj.core.dynamodb_json import decode_attributes
+from ddbproj.core.errors import ProjectorError
 
 __all__ = [
     "SOFT_DELETE_COLUMN",

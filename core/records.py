@@ -17,8 +17,8 @@ from typing import Any
 
 import attrs
 
-from core.converter import dynamodb_tag
-from core.dynamodb_json import DecodeError, decode_image, text_problem
+from ddbproj.core.converter import dynamodb_tag
+from ddbproj.core.dynamodb_json import DecodeError, decode_image, text_problem
 
 __all__ = [
     "BACKFILL_SEQUENCE",

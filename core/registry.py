@@ -13,10 +13,10 @@ from typing import Any, TypeVar
 
 import cattrs
 
-from core.converter import make_converter
-from core.errors import ProjectorError
-from core.projector import CompiledProjector, Projector, compile_projector
-from core.records import ChangeRecord
+from ddbproj.core.converter import make_converter
+from ddbproj.core.errors import ProjectorError
+from ddbproj.core.projector import CompiledProjector, Projector, compile_projector
+from ddbproj.core.records import ChangeRecord
 
 __all__ = ["DEFAULT_TYPE_ATTRIBUTE", "ProjectorRegistry", "RegistryError", "SkipReason",
            "entity_type_of"]

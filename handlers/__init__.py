@@ -1,1 +1,2 @@
-"""Entry points: the Lambda handler (``handlers.stream``) and the ``ddbproj`` command line."""
+"""Entry points: the Lambda handler (``ddbproj.handlers.stream``) and the ``ddbproj``
+command line."""

@@ -16,11 +16,11 @@ from typing import Any
 import attrs
 import sqlalchemy as sa
 
-from adapters.backfill_progress import BackfillProgress, SegmentProgress
-from adapters.scanner import TableScanner
-from core.plan import Tally, plan_batch
-from core.records import ParsedBatch, scanned_item
-from handlers.processor import BatchProcessor, paused_gc
+from ddbproj.adapters.backfill_progress import BackfillProgress, SegmentProgress
+from ddbproj.adapters.scanner import TableScanner
+from ddbproj.core.plan import Tally, plan_batch
+from ddbproj.core.records import ParsedBatch, scanned_item
+from ddbproj.handlers.processor import BatchProcessor, paused_gc
 
 __all__ = ["Backfill", "BackfillMismatch", "BackfillStats"]
 

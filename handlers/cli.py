@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import pkgutil
 import sys
 from collections.abc import Sequence
 
-from handlers.commands.common import CommandError
+from ddbproj.handlers.commands.common import CommandError
 
 __all__ = ["main"]
 
@@ -19,9 +20,9 @@ _NOT_COMMANDS = {"common"}
 
 def _command_modules() -> list[str]:
     """Every module in ``handlers/commands`` is a command (sorted, as ``--help`` lists them)."""
-    import handlers.commands
+    import ddbproj.handlers.commands
 
-    names = (info.name for info in pkgutil.iter_modules(handlers.commands.__path__))
+    names = (info.name for info in pkgutil.iter_modules(ddbproj.handlers.commands.__path__))
     return sorted(name for name in names if name not in _NOT_COMMANDS)
 
 
@@ -33,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log every batch")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in _command_modules():
-        module = importlib.import_module(f"handlers.commands.{name}")
+        module = importlib.import_module(f"ddbproj.handlers.commands.{name}")
         module.register(commands)
     return parser
 
@@ -41,6 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # the application's projector modules (PROJECTIONS) are found from the working directory,
+    # as `python -m` finds them
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(message)s")
     try:

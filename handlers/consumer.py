@@ -15,8 +15,8 @@ from typing import Any
 
 import attrs
 
-from adapters.checkpoints import Checkpoint
-from adapters.stream_reader import (
+from ddbproj.adapters.checkpoints import Checkpoint
+from ddbproj.adapters.stream_reader import (
     DataTrimmed,
     IteratorExpired,
     Page,
@@ -25,8 +25,8 @@ from adapters.stream_reader import (
     StreamReader,
     ready_shards,
 )
-from core.filters import EventFilter
-from handlers.processor import BatchProcessor, BatchResult, UnnamedRecords
+from ddbproj.core.filters import EventFilter
+from ddbproj.handlers.processor import BatchProcessor, BatchResult, UnnamedRecords
 
 __all__ = ["ConsumerFailed", "ConsumerStats", "StreamConsumer"]
 

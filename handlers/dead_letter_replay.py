@@ -13,10 +13,10 @@ from collections.abc import Sequence
 import attrs
 import sqlalchemy as sa
 
-from adapters.dead_letters import DeadLetterStore, StoredDeadLetter
-from core.plan import Tally, plan_batch
-from core.records import parse_records
-from handlers.processor import BatchProcessor
+from ddbproj.adapters.dead_letters import DeadLetterStore, StoredDeadLetter
+from ddbproj.core.plan import Tally, plan_batch
+from ddbproj.core.records import parse_records
+from ddbproj.handlers.processor import BatchProcessor
 
 __all__ = ["DEFAULT_LIMIT", "ReplayReport", "replay_dead_letters"]
 

@@ -16,7 +16,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-from handlers.processor import BatchResult
+from ddbproj.handlers.processor import BatchResult
 
 __all__ = [
     "DEFAULT_NAMESPACE",

@@ -13,12 +13,12 @@ from typing import Any, TypedDict
 
 import attrs
 
-from adapters.checkpoints import Checkpoint
-from adapters.errors import SinkError
-from adapters.sink import SqlSink
-from core.plan import BatchPlan, Tally, plan_batch
-from core.records import ParsedBatch, parse_event
-from core.registry import ProjectorRegistry
+from ddbproj.adapters.checkpoints import Checkpoint
+from ddbproj.adapters.errors import SinkError
+from ddbproj.adapters.sink import SqlSink
+from ddbproj.core.plan import BatchPlan, Tally, plan_batch
+from ddbproj.core.records import ParsedBatch, parse_event
+from ddbproj.core.registry import ProjectorRegistry
 
 __all__ = ["BatchProcessor", "BatchResult", "PartialBatchResponse", "UnnamedRecords",
            "paused_gc"]

@@ -8,7 +8,7 @@ A projector test needs nothing else::
         assert projector_runner.rows("users") == [{"id": 1, "name": "yuuchan", ...}]
 
 The server (``choose_server``, shared with ``tests/ensure-mysql.sh`` through
-``python -m handlers.pytest_plugin --which``): ``TEST_DATABASE_URL`` when set; else a
+``python -m ddbproj.handlers.pytest_plugin --which``): ``TEST_DATABASE_URL`` when set; else a
 testcontainers MySQL (image ``$DDBPROJ_TEST_MYSQL_IMAGE``, default ``mysql:8.0``) when a
 Docker engine answers at ``DOCKER_HOST`` or the default socket; else the local server on
 127.0.0.1:3306. Each session creates its own uniquely named database and drops it after.
@@ -37,11 +37,11 @@ import pytest
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
-    from adapters.sink import SqlSink
-    from core.columns import ColumnKind
-    from core.events import Change, StreamEventBuilder
-    from core.registry import ProjectorRegistry
-    from handlers.processor import BatchResult
+    from ddbproj.adapters.sink import SqlSink
+    from ddbproj.core.columns import ColumnKind
+    from ddbproj.core.events import Change, StreamEventBuilder
+    from ddbproj.core.registry import ProjectorRegistry
+    from ddbproj.handlers.processor import BatchResult
 
 __all__ = ["ProjectionRunner", "ServerChoice", "choose_server", "docker_answers"]
 
@@ -190,7 +190,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 @pytest.fixture(scope="session")
 def mysql_server_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """URL of a MySQL-compatible server (no database selected)."""
-    from adapters.engine import normalise_url
+    from ddbproj.adapters.engine import normalise_url
 
     choice = _session_choice(request.config)
     if choice.kind != "docker":
@@ -244,7 +244,7 @@ def mysql_url(mysql_server_url: str) -> Iterator[str]:
     """A fresh, uniquely named database on the test server, dropped after the session."""
     import sqlalchemy as sa
 
-    from adapters.engine import make_engine, normalise_url
+    from ddbproj.adapters.engine import make_engine, normalise_url
 
     name = f"ddbproj_test_{uuid.uuid4().hex[:12]}"
     server = normalise_url(mysql_server_url)
@@ -273,7 +273,7 @@ def mysql_url(mysql_server_url: str) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def mysql_engine(mysql_url: str) -> Iterator[sa.Engine]:
-    from adapters.engine import make_engine
+    from ddbproj.adapters.engine import make_engine
 
     engine = make_engine(mysql_url)
     yield engine
@@ -286,7 +286,7 @@ def projection_registry(request: pytest.FixtureRequest) -> ProjectorRegistry:
     ``@pytest.mark.projections("pkg.module", ...)``; else, as the Lambda handler loads
     them, ``PROJECTIONS`` (default: the ``projections`` package) and the installed
     ``ddbproj.projections`` entry points. Override this fixture for anything else."""
-    from core.loading import load_registry
+    from ddbproj.core.loading import load_registry
 
     marker = request.node.get_closest_marker("projections")
     if marker is not None:
@@ -299,7 +299,7 @@ def projection_registry(request: pytest.FixtureRequest) -> ProjectorRegistry:
 def projection_db(mysql_engine: sa.Engine, projection_registry: ProjectorRegistry) -> SqlSink:
     """A SQL sink on the test database with the projectors' tables created and emptied:
     every test starts from empty tables, tombstones and dead letters."""
-    from adapters.sink import SqlSink
+    from ddbproj.adapters.sink import SqlSink
 
     sink = SqlSink(mysql_engine, projection_registry)
     sink.create_schema()
@@ -316,10 +316,10 @@ def _ddbproj_event_builder(request: pytest.FixtureRequest) -> Iterator[StreamEve
 
     Tests of projects that never imported ``core.events`` (nothing of theirs can call
     ``stream_event``) and use none of these fixtures do not pay for importing it."""
-    if "core.events" not in sys.modules and "stream_events" not in request.fixturenames:
+    if "ddbproj.core.events" not in sys.modules and "stream_events" not in request.fixturenames:
         yield None
         return
-    from core.events import StreamEventBuilder, reset_builder, use_builder
+    from ddbproj.core.events import StreamEventBuilder, reset_builder, use_builder
 
     builder = StreamEventBuilder()
     token = use_builder(builder)
@@ -349,8 +349,8 @@ class ProjectionRunner:
     as dicts of exact values."""
 
     def __init__(self, sink: SqlSink, events: StreamEventBuilder | None = None) -> None:
-        from core.events import StreamEventBuilder
-        from handlers.processor import BatchProcessor
+        from ddbproj.core.events import StreamEventBuilder
+        from ddbproj.handlers.processor import BatchProcessor
 
         self.sink = sink
         self.events = events or StreamEventBuilder(registry=sink.registry)
@@ -377,8 +377,8 @@ class ProjectionRunner:
         UTC ``datetime``; ``ddbproj_seq`` as an ``int`` when ``with_sequence``."""
         import sqlalchemy as sa
 
-        from adapters.schema import SEQ_COLUMN
-        from core.columns import ColumnKind
+        from ddbproj.adapters.schema import SEQ_COLUMN
+        from ddbproj.core.columns import ColumnKind
 
         sa_table = self.sink.table(table)
         kinds = _column_kinds(self.sink.registry, table)
@@ -401,8 +401,8 @@ class ProjectionRunner:
         ``sequence_number``, ``raw_record``, ..."""
         import sqlalchemy as sa
 
-        from adapters.schema import DEAD_LETTERS
-        from core import jsontext
+        from ddbproj.adapters.schema import DEAD_LETTERS
+        from ddbproj.core import jsontext
 
         table = self.sink.table(DEAD_LETTERS)
         with self.sink.engine.connect() as conn:
@@ -426,9 +426,9 @@ def _exact(value: Any, kind: ColumnKind | None, name: str) -> Any:
     """Undo what a driver or SQLite makes of exact values."""
     from decimal import Decimal
 
-    from adapters.schema import SEQ_COLUMN
-    from core import jsontext
-    from core.columns import ColumnKind
+    from ddbproj.adapters.schema import SEQ_COLUMN
+    from ddbproj.core import jsontext
+    from ddbproj.core.columns import ColumnKind
 
     if value is None:
         return None
@@ -452,7 +452,7 @@ def main(argv: list[str] | None = None) -> int:
         choice = choose_server(os.environ, lambda: docker_answers(os.environ))
         print(choice.kind, choice.describe())
         return 0
-    print("usage: python -m handlers.pytest_plugin --which | --docker", file=sys.stderr)
+    print("usage: python -m ddbproj.handlers.pytest_plugin --which | --docker", file=sys.stderr)
     return 2
 
 

@@ -6,12 +6,12 @@ import os
 
 import sqlalchemy as sa
 
-from adapters.credentials import make_database_engine
-from adapters.engine import make_engine
-from adapters.sink import SqlSink
-from core.loading import load_registry
-from handlers.processor import BatchProcessor
-from handlers.settings import Settings
+from ddbproj.adapters.credentials import make_database_engine
+from ddbproj.adapters.engine import make_engine
+from ddbproj.adapters.sink import SqlSink
+from ddbproj.core.loading import load_registry
+from ddbproj.handlers.processor import BatchProcessor
+from ddbproj.handlers.settings import Settings
 
 __all__ = ["build_engine", "build_processor"]
 

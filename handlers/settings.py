@@ -8,8 +8,8 @@ from typing import Any
 
 import attrs
 
-from adapters.credentials import DEFAULT_SECRET_TTL, DatabaseConfig
-from core.registry import DEFAULT_TYPE_ATTRIBUTE
+from ddbproj.adapters.credentials import DEFAULT_SECRET_TTL, DatabaseConfig
+from ddbproj.core.registry import DEFAULT_TYPE_ATTRIBUTE
 
 __all__ = ["ENVIRONMENT_VARIABLES", "Settings", "SettingsError"]
 

@@ -1,4 +1,4 @@
-"""The Lambda function: ``handlers.stream.handler`` for a DynamoDB stream event source.
+"""The Lambda function: ``ddbproj.handlers.stream.handler`` for a DynamoDB stream event source.
 
 Enable ``ReportBatchItemFailures`` on the event source mapping: without it the response
 below counts as full success and failed records are lost.
@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.observability import batch_keys, logger, metrics, record_batch
-from handlers.processor import BatchProcessor, PartialBatchResponse
-from handlers.runtime import build_processor
-from handlers.settings import Settings
+from ddbproj.handlers.observability import batch_keys, logger, metrics, record_batch
+from ddbproj.handlers.processor import BatchProcessor, PartialBatchResponse
+from ddbproj.handlers.runtime import build_processor
+from ddbproj.handlers.settings import Settings
 
 __all__ = ["handler"]
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import attrs
 
-from core import Projector, column, pascal_case
+from ddbproj.core import Projector, column, pascal_case
 
 
 class OrderStatus(enum.Enum):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import attrs
 
-from core import Projector, pascal_case
+from ddbproj.core import Projector, pascal_case
 
 
 @attrs.frozen

@@ -2,9 +2,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from adapters.engine import make_engine
-from adapters.sink import SqlSink
-from core import load_registry
+from ddbproj.adapters.engine import make_engine
+from ddbproj.adapters.sink import SqlSink
+from ddbproj.core import load_registry
 
 
 @pytest.fixture(params=["mysql", "sqlite"])

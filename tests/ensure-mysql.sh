@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Make sure the integration tests have the server the pytest plugin will choose, by the plugin's
-# own rule (python -m handlers.pytest_plugin --which): TEST_DATABASE_URL when set; else a
+# own rule (python -m ddbproj.handlers.pytest_plugin --which): TEST_DATABASE_URL when set; else a
 # testcontainers MySQL when a Docker engine answers (the local test image is built here when it
 # is the one asked for, see tests/docker); else the local server on 127.0.0.1:3306, started here
 # when it is installed but down, installed when absent.
@@ -13,7 +13,7 @@ PYTHON=${PYTHON:-.venv/bin/python}
 [ -x "$PYTHON" ] || PYTHON=python3
 
 if [ "${1:-}" != --local ]; then
-  which=$("$PYTHON" -m handlers.pytest_plugin --which)
+  which=$("$PYTHON" -m ddbproj.handlers.pytest_plugin --which)
   kind=${which%% *}
   case "$kind" in
     url) echo "mysql: ${which#* }"; exit 0 ;;

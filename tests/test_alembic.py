@@ -16,10 +16,10 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from moto import mock_aws
 
-from adapters.engine import make_engine, normalise_url
-from adapters.schema import build_metadata, key_collation
-from core import load_registry
-from handlers.cli import main
+from ddbproj.adapters.engine import make_engine, normalise_url
+from ddbproj.adapters.schema import build_metadata, key_collation
+from ddbproj.core import load_registry
+from ddbproj.handlers.cli import main
 
 pytestmark = pytest.mark.mysql
 
@@ -61,7 +61,7 @@ def test_autogenerate_upgrade_and_no_drift_left(database, tmp_path, capsys):
     assert "reports" not in script  # tables no projector owns are left alone
     # MySQL 8 / Aurora MySQL 3 has no utf8mb4_nopad_bin: the server names its own
     assert "nopad" not in script
-    assert "from adapters.schema import key_collation" in script
+    assert "from ddbproj.adapters.schema import key_collation" in script
     assert script.count("mysql_collate=key_collation(op.get_bind())") == script.count(
         "op.create_table(") > 0
 

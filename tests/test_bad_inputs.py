@@ -14,10 +14,10 @@ import attrs
 import pytest
 import sqlalchemy as sa
 
-from adapters.sink import SqlSink
-from core import Projector, ProjectorRegistry, jsontext, pascal_case
-from core.events import StreamEventBuilder
-from handlers.processor import BatchProcessor
+from ddbproj.adapters.sink import SqlSink
+from ddbproj.core import Projector, ProjectorRegistry, jsontext, pascal_case
+from ddbproj.core.events import StreamEventBuilder
+from ddbproj.handlers.processor import BatchProcessor
 
 pytestmark = pytest.mark.mysql
 

@@ -10,11 +10,16 @@ import pymysql
 import pytest
 import sqlalchemy as sa
 
-from adapters.engine import SESSION_SQL_MODE, UnsafeConnectionSetting, make_engine, normalise_url
-from adapters.sink import SqlSink
-from core import load_registry
-from core.events import StreamEventBuilder
-from handlers.processor import BatchProcessor
+from ddbproj.adapters.engine import (
+    SESSION_SQL_MODE,
+    UnsafeConnectionSetting,
+    make_engine,
+    normalise_url,
+)
+from ddbproj.adapters.sink import SqlSink
+from ddbproj.core import load_registry
+from ddbproj.core.events import StreamEventBuilder
+from ddbproj.handlers.processor import BatchProcessor
 
 HOSTILE_SQL_MODE = ("ANSI_QUOTES,NO_BACKSLASH_ESCAPES,PAD_CHAR_TO_FULL_LENGTH,NO_ZERO_DATE,"
                     "NO_ZERO_IN_DATE,ONLY_FULL_GROUP_BY,PIPES_AS_CONCAT,IGNORE_SPACE,"

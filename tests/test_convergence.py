@@ -21,12 +21,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.sink import SqlSink
-from core import Projector, ProjectorRegistry, column, jsontext, plan_batch
-from core.dynamodb_json import encode_image
-from core.events import StreamEventBuilder
-from core.records import ParsedBatch, scanned_item
-from handlers.processor import BatchProcessor
+from ddbproj.adapters.sink import SqlSink
+from ddbproj.core import Projector, ProjectorRegistry, column, jsontext, plan_batch
+from ddbproj.core.dynamodb_json import encode_image
+from ddbproj.core.events import StreamEventBuilder
+from ddbproj.core.records import ParsedBatch, scanned_item
+from ddbproj.handlers.processor import BatchProcessor
 
 pytestmark = pytest.mark.mysql
 

@@ -23,10 +23,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.sink import SqlSink
-from core import Projector, ProjectorRegistry, column
-from core.events import StreamEventBuilder
-from handlers.processor import BatchProcessor
+from ddbproj.adapters.sink import SqlSink
+from ddbproj.core import Projector, ProjectorRegistry, column
+from ddbproj.core.events import StreamEventBuilder
+from ddbproj.handlers.processor import BatchProcessor
 
 pytestmark = pytest.mark.mysql
 

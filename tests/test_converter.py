@@ -5,7 +5,7 @@ from decimal import Decimal
 import attrs
 import pytest
 
-from core import Projector, ProjectorRegistry, pascal_case
+from ddbproj.core import Projector, ProjectorRegistry, pascal_case
 
 
 class Color(enum.Enum):

@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 from moto import mock_aws
 
-from adapters.credentials import (
+from ddbproj.adapters.credentials import (
     CredentialsError,
     DatabaseConfig,
     IamTokenSource,
@@ -25,7 +25,7 @@ from adapters.credentials import (
     make_database_engine,
     ssl_context,
 )
-from handlers.settings import Settings, SettingsError
+from ddbproj.handlers.settings import Settings, SettingsError
 
 REGION = "ap-northeast-1"
 PASSWORD = "pw-S3cr3t!'\"x"  # a test password, checked never to leak

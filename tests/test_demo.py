@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from handlers.cli import main
+from ddbproj.handlers.cli import main
 
 
 def test_demo_on_embedded_defaults_ends_equivalent(monkeypatch, capsys):

@@ -9,13 +9,20 @@ from typing import Any
 import attrs
 import pytest
 
-from core import Projector, ProjectorRegistry, jsontext, load_registry, pascal_case, plan_batch
-from core.dynamodb_json import encode_image
-from core.events import StreamEventBuilder
-from core.records import ParsedBatch, scanned_item
-from handlers.cli import main
-from handlers.dead_letter_replay import replay_dead_letters
-from handlers.processor import BatchProcessor
+from ddbproj.core import (
+    Projector,
+    ProjectorRegistry,
+    jsontext,
+    load_registry,
+    pascal_case,
+    plan_batch,
+)
+from ddbproj.core.dynamodb_json import encode_image
+from ddbproj.core.events import StreamEventBuilder
+from ddbproj.core.records import ParsedBatch, scanned_item
+from ddbproj.handlers.cli import main
+from ddbproj.handlers.dead_letter_replay import replay_dead_letters
+from ddbproj.handlers.processor import BatchProcessor
 
 pytestmark = pytest.mark.mysql
 
@@ -39,7 +46,7 @@ class BrokenMemberProjector(Projector[Member]):
 
 FIXED_MODULE = textwrap.dedent('''
     import attrs
-    from core import Projector, pascal_case
+    from ddbproj.core import Projector, pascal_case
 
     @attrs.frozen
     class Member:

@@ -6,7 +6,7 @@ from boto3.dynamodb.types import TypeSerializer
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.dynamodb_json import (
+from ddbproj.core.dynamodb_json import (
     DecodeError,
     decode_attributes,
     decode_image,

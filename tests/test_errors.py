@@ -4,7 +4,7 @@ import pymysql
 import pytest
 from sqlalchemy import exc
 
-from adapters.errors import is_transient
+from ddbproj.adapters.errors import is_transient
 
 
 def wrapped(error, cls=exc.OperationalError):

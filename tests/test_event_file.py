@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from adapters.event_file import EventFileError, read_event_records
+from ddbproj.adapters.event_file import EventFileError, read_event_records
 
 
 def records_of(text):
@@ -14,7 +14,7 @@ def records_of(text):
 
 @pytest.mark.parametrize("indent", [None, 2])
 def test_a_records_file_is_streamed_record_by_record(indent, monkeypatch):
-    monkeypatch.setattr("adapters.event_file._BLOCK", 7)  # records straddle every read
+    monkeypatch.setattr("ddbproj.adapters.event_file._BLOCK", 7)  # records straddle every read
     event = {"Records": [{"eventName": "INSERT", "n": i, "s": "é,]}"} for i in range(50)]}
     records, document = read_event_records(io.StringIO(json.dumps(event, indent=indent)))
     assert document is None

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from adapters.engine import make_engine
-from adapters.sink import SqlSink
-from core.events import StreamEventBuilder
-from handlers.processor import BatchProcessor
+from ddbproj.adapters.engine import make_engine
+from ddbproj.adapters.sink import SqlSink
+from ddbproj.core.events import StreamEventBuilder
+from ddbproj.handlers.processor import BatchProcessor
 
 pytestmark = pytest.mark.mysql
 

@@ -8,17 +8,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core import CompiledProjector, ProjectorRegistry, load_registry, parse_record
-from core.filter_criteria import (
+from ddbproj.core import CompiledProjector, ProjectorRegistry, load_registry, parse_record
+from ddbproj.core.filter_criteria import (
     FilterCriteriaError,
     filter_criteria,
     filter_patterns,
     pattern_text,
 )
-from core.filters import EventFilter
-from core.projector import Projector
-from handlers.cli import main
-from handlers.commands.filter_criteria import BLOCK_BEGIN, BLOCK_END, update_template
+from ddbproj.core.filters import EventFilter
+from ddbproj.core.projector import Projector
+from ddbproj.handlers.cli import main
+from ddbproj.handlers.commands.filter_criteria import BLOCK_BEGIN, BLOCK_END, update_template
 
 
 @attrs.frozen

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from core.filters import EventFilter, FilterPatternError, matches, validate_pattern
+from ddbproj.core.filters import EventFilter, FilterPatternError, matches, validate_pattern
 
 #: The documentation's DynamoDB stream record (table key CustomerName).
 DOC_RECORD = {

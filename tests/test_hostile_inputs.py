@@ -17,12 +17,18 @@ from boto3.dynamodb.types import Binary, TypeDeserializer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core import Projector, ProjectorRegistry, load_registry, pascal_case
-from core.converter import StructureError, make_converter
-from core.dynamodb_json import MAX_DEPTH, DecodeError, decode_image, decode_number, decode_value
-from core.events import StreamEventBuilder
-from core.plan import plan_batch
-from core.records import parse_event
+from ddbproj.core import Projector, ProjectorRegistry, load_registry, pascal_case
+from ddbproj.core.converter import StructureError, make_converter
+from ddbproj.core.dynamodb_json import (
+    MAX_DEPTH,
+    DecodeError,
+    decode_image,
+    decode_number,
+    decode_value,
+)
+from ddbproj.core.events import StreamEventBuilder
+from ddbproj.core.plan import plan_batch
+from ddbproj.core.records import parse_event
 
 BOTO3 = TypeDeserializer()
 
@@ -383,7 +389,7 @@ def test_check_key_names_the_column_a_key_does_not_fit(order, key, problem):
 
 
 def test_check_key_of_a_decimal_and_an_int_key():
-    from core.columns import column
+    from ddbproj.core.columns import column
 
     @attrs.frozen
     class Entry:

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from cfnlint.decode import decode
 
-from core.filter_criteria import filter_criteria
-from core.loading import load_registry
-from handlers import observability
-from handlers.cli import main
-from handlers.commands.filter_criteria import parameter_name
-from handlers.settings import ENVIRONMENT_VARIABLES
+from ddbproj.core.filter_criteria import filter_criteria
+from ddbproj.core.loading import load_registry
+from ddbproj.handlers import observability
+from ddbproj.handlers.cli import main
+from ddbproj.handlers.commands.filter_criteria import parameter_name
+from ddbproj.handlers.settings import ENVIRONMENT_VARIABLES
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "infra" / "template.yaml"
 
@@ -51,7 +51,7 @@ def test_handler_string_resolves_to_the_lambda_handler(template):
     function = resource(template, "AWS::Serverless::Function")
     module_name, _, attribute = function["Handler"].rpartition(".")
     handler = getattr(importlib.import_module(module_name), attribute)
-    from handlers.stream import handler as real
+    from ddbproj.handlers.stream import handler as real
 
     assert handler is real
     assert function["Runtime"] in {"python3.12", "python3.13"}

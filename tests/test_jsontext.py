@@ -5,7 +5,7 @@ import attrs
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core import jsontext
+from ddbproj.core import jsontext
 from projections.orders import Address, OrderLine
 
 decimals = st.decimals(allow_nan=False, allow_infinity=False, places=4,

@@ -10,15 +10,15 @@ import pytest
 import sqlalchemy as sa
 from moto import mock_aws
 
-from adapters.scanner import TableScanner
-from adapters.sink import SqlSink
-from adapters.stream_reader import StreamReader, latest_stream_arn
-from adapters.verifier import Verifier
-from core.events import StreamEventBuilder
-from handlers.backfill import Backfill
-from handlers.consumer import ConsumerFailed, StreamConsumer
-from handlers.processor import BatchProcessor
-from handlers.progress import ProgressMeter
+from ddbproj.adapters.scanner import TableScanner
+from ddbproj.adapters.sink import SqlSink
+from ddbproj.adapters.stream_reader import StreamReader, latest_stream_arn
+from ddbproj.adapters.verifier import Verifier
+from ddbproj.core.events import StreamEventBuilder
+from ddbproj.handlers.backfill import Backfill
+from ddbproj.handlers.consumer import ConsumerFailed, StreamConsumer
+from ddbproj.handlers.processor import BatchProcessor
+from ddbproj.handlers.progress import ProgressMeter
 
 pytestmark = pytest.mark.mysql
 
@@ -321,7 +321,7 @@ def test_progress_meter_prints_rate_and_eta_lines_when_not_a_terminal():
 
 
 def test_consumer_drops_what_the_event_filter_drops(aws, projection_db):
-    from core.filters import EventFilter
+    from ddbproj.core.filters import EventFilter
 
     table = create_table()
     for i in range(1, 5):

@@ -9,12 +9,12 @@ import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters import literals
-from adapters.engine import make_engine
-from adapters.sink import SqlSink
-from core import load_registry
-from core.events import StreamEventBuilder
-from handlers.processor import BatchProcessor
+from ddbproj.adapters import literals
+from ddbproj.adapters.engine import make_engine
+from ddbproj.adapters.sink import SqlSink
+from ddbproj.core import load_registry
+from ddbproj.core.events import StreamEventBuilder
+from ddbproj.handlers.processor import BatchProcessor
 
 pytestmark = pytest.mark.mysql
 

@@ -6,12 +6,12 @@ import uuid
 import attrs
 import pytest
 
-from core import Projector, ProjectorRegistry, RegistryError, column, load_registry
-from core.loading import ENTRY_POINT_GROUP, discover_projectors
+from ddbproj.core import Projector, ProjectorRegistry, RegistryError, column, load_registry
+from ddbproj.core.loading import ENTRY_POINT_GROUP, discover_projectors
 
 GIZMOS = '''
 import attrs
-from core import Projector
+from ddbproj.core import Projector
 
 @attrs.frozen
 class Gizmo:

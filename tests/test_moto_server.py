@@ -11,7 +11,7 @@ import time
 import boto3
 import pytest
 
-from handlers.cli import main
+from ddbproj.handlers.cli import main
 
 pytestmark = pytest.mark.mysql
 

@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from handlers import observability, stream
-from handlers.observability import batch_keys, metrics, record_batch
-from handlers.processor import BatchResult
+from ddbproj.handlers import observability, stream
+from ddbproj.handlers.observability import batch_keys, metrics, record_batch
+from ddbproj.handlers.processor import BatchResult
 
 
 class LambdaContext:

@@ -15,8 +15,8 @@ from boto3.dynamodb.types import TypeSerializer
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core import ProjectorRegistry, decode_image, parse_event
-from core.events import (
+from ddbproj.core import ProjectorRegistry, decode_image, parse_event
+from ddbproj.core.events import (
     DEFAULT_SEQUENCE_START,
     StreamEventBuilder,
     current_builder,
@@ -26,8 +26,8 @@ from core.events import (
     remove,
     stream_event,
 )
-from core.projector import Projector, compile_projector
-from handlers.pytest_plugin import ServerChoice, _Url, choose_server, docker_answers
+from ddbproj.core.projector import Projector, compile_projector
+from ddbproj.handlers.pytest_plugin import ServerChoice, _Url, choose_server, docker_answers
 from projections.orders import Address, Order, OrderLine, OrderProjector, OrderStatus
 from projections.users import User, UserProjector
 
@@ -284,22 +284,24 @@ def clean_env(**extra):
 
 
 def test_importing_the_plugin_imports_no_database_docker_or_project_module():
-    done = run_python("-c", "import sys, handlers.pytest_plugin; print(sorted({m.split('.')[0] "
-                      "for m in sys.modules} & {'sqlalchemy', 'pymysql', 'docker', "
-                      "'testcontainers', 'core', 'adapters', 'projections'}))")
+    done = run_python("-c", "import sys, ddbproj.handlers.pytest_plugin; print(sorted("
+                      "{'.'.join(m.split('.')[:2]) for m in sys.modules} & {'sqlalchemy', "
+                      "'pymysql', 'docker', 'testcontainers', 'ddbproj.core', 'ddbproj.adapters', "
+                      "'projections'}))")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
 
 
 def test_the_command_line_names_the_choice_for_the_scripts(tmp_path):
     url = "mysql+pymysql://app:s3cret@db:3306/"
-    done = run_python("-m", "handlers.pytest_plugin", "--which",
+    done = run_python("-m", "ddbproj.handlers.pytest_plugin", "--which",
                       env=clean_env(TEST_DATABASE_URL=url))
     assert (done.returncode, done.stdout) == (0, "url TEST_DATABASE_URL mysql+pymysql://app:***@db:3306/\n")
     no_docker = clean_env(DOCKER_HOST=f"unix://{tmp_path / 'docker.sock'}")
-    done = run_python("-m", "handlers.pytest_plugin", "--which", env=no_docker)
+    done = run_python("-m", "ddbproj.handlers.pytest_plugin", "--which", env=no_docker)
     assert done.stdout == "local the local server mysql+pymysql://root@127.0.0.1:3306/\n"
-    assert run_python("-m", "handlers.pytest_plugin", "--docker", env=no_docker).returncode == 1
+    docker = run_python("-m", "ddbproj.handlers.pytest_plugin", "--docker", env=no_docker)
+    assert docker.returncode == 1
 
 
 def test_the_script_follows_the_same_rule():
@@ -354,7 +356,7 @@ import pytest
 import sqlalchemy as sa
 from testcontainers.core.labels import SESSION_ID
 
-from core.events import insert
+from ddbproj.core.events import insert
 from projections.users import User
 
 

@@ -1,6 +1,6 @@
 """``ddbproj projectors``: what is registered, from where, table and key."""
 
-from handlers.cli import main
+from ddbproj.handlers.cli import main
 
 
 def test_lists_each_projector_with_its_origin_table_and_key(capsys, monkeypatch):

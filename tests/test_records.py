@@ -1,7 +1,7 @@
 import datetime
 
-from core.events import StreamEventBuilder
-from core.records import EventKind, parse_event, parse_record
+from ddbproj.core.events import StreamEventBuilder
+from ddbproj.core.records import EventKind, parse_event, parse_record
 
 
 def test_batch_parse_equals_record_by_record_parse():

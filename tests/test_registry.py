@@ -1,7 +1,7 @@
 import attrs
 import pytest
 
-from core import (
+from ddbproj.core import (
     ProjectorRegistry,
     RegistryError,
     SkipReason,
@@ -11,9 +11,9 @@ from core import (
     make_converter,
     parse_record,
 )
-from core.dynamodb_json import encode_image
-from core.events import StreamEventBuilder
-from core.projector import Projector
+from ddbproj.core.dynamodb_json import encode_image
+from ddbproj.core.events import StreamEventBuilder
+from ddbproj.core.projector import Projector
 from projections.users import UserProjector
 
 

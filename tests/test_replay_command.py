@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from core.events import StreamEventBuilder
-from handlers.cli import main
+from ddbproj.core.events import StreamEventBuilder
+from ddbproj.handlers.cli import main
 
 pytestmark = pytest.mark.mysql
 

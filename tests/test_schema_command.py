@@ -4,8 +4,8 @@ import uuid
 
 import pytest
 
-from adapters.engine import make_engine, normalise_url
-from handlers.cli import main
+from ddbproj.adapters.engine import make_engine, normalise_url
+from ddbproj.handlers.cli import main
 
 
 @pytest.fixture

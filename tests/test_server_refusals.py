@@ -7,11 +7,11 @@ import attrs
 import pytest
 import sqlalchemy as sa
 
-from adapters.engine import make_engine
-from adapters.sink import SqlSink
-from core import Projector, ProjectorRegistry, column
-from core.events import StreamEventBuilder
-from handlers.processor import BatchProcessor, UnnamedRecords
+from ddbproj.adapters.engine import make_engine
+from ddbproj.adapters.sink import SqlSink
+from ddbproj.core import Projector, ProjectorRegistry, column
+from ddbproj.core.events import StreamEventBuilder
+from ddbproj.handlers.processor import BatchProcessor, UnnamedRecords
 
 
 @attrs.frozen

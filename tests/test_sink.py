@@ -9,9 +9,9 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from core import jsontext
-from core.events import StreamEventBuilder
-from handlers.processor import BatchProcessor
+from ddbproj.core import jsontext
+from ddbproj.core.events import StreamEventBuilder
+from ddbproj.handlers.processor import BatchProcessor
 
 pytestmark = pytest.mark.mysql
 
@@ -147,8 +147,8 @@ def test_value_too_large_for_its_column_is_a_dead_letter_not_a_failed_batch(sink
 
 
 def test_unreachable_database_fails_the_whole_batch(sink):
-    from adapters.engine import make_engine
-    from adapters.sink import SqlSink
+    from ddbproj.adapters.engine import make_engine
+    from ddbproj.adapters.sink import SqlSink
 
     broken = SqlSink(make_engine("mysql+pymysql://nobody@127.0.0.1:1/none"), sink.registry,
                      attempts=2, backoff_seconds=0)

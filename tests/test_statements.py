@@ -7,9 +7,9 @@ import attrs
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
-from adapters.schema import dead_letters_table
-from adapters.statements import TableStatements, bookkeeping_upsert, row_alias
-from core import Projector, ProjectorRegistry, column
+from ddbproj.adapters.schema import dead_letters_table
+from ddbproj.adapters.statements import TableStatements, bookkeeping_upsert, row_alias
+from ddbproj.core import Projector, ProjectorRegistry, column
 
 
 @attrs.frozen

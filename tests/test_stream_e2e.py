@@ -1,5 +1,5 @@
 """End to end: items written to a (moto) DynamoDB table, its stream read with boto3,
-wrapped as a Lambda event, given to ``handlers.stream.handler``, and compared with MySQL."""
+wrapped as a Lambda event, given to ``ddbproj.handlers.stream.handler``, and compared with MySQL."""
 
 import base64
 import datetime
@@ -9,8 +9,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from core import jsontext
-from handlers import stream
+from ddbproj.core import jsontext
+from ddbproj.handlers import stream
 
 pytestmark = pytest.mark.mysql
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core import ProjectorRegistry
-from core.dynamodb_json import DecodeError, decode_attributes, encode_value
+from ddbproj.core import ProjectorRegistry
+from ddbproj.core.dynamodb_json import DecodeError, decode_attributes, encode_value
 from projections.orders import OrderProjector
 from projections.users import UserProjector
 from tests.test_converter import GOOD, ThingProjector

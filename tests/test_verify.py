@@ -8,9 +8,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from core.columns import Column, ColumnKind
-from core.compare import canonical_value
-from handlers.cli import main
+from ddbproj.core.columns import Column, ColumnKind
+from ddbproj.core.compare import canonical_value
+from ddbproj.handlers.cli import main
 
 REGION = "ap-northeast-1"
 

@@ -13,10 +13,10 @@ import threading
 import time
 from typing import Any
 
-from adapters.errors import SinkError
-from adapters.scanner import TableScanner
-from handlers.backfill import Backfill, BackfillMismatch
-from handlers.commands.common import (
+from ddbproj.adapters.errors import SinkError
+from ddbproj.adapters.scanner import TableScanner
+from ddbproj.handlers.backfill import Backfill, BackfillMismatch
+from ddbproj.handlers.commands.common import (
     CommandError,
     add_aws_options,
     add_database_options,
@@ -24,7 +24,7 @@ from handlers.commands.common import (
     open_processor,
     stop_on_sigint,
 )
-from handlers.progress import ProgressMeter
+from ddbproj.handlers.progress import ProgressMeter
 
 __all__ = ["register", "run"]
 

@@ -15,16 +15,16 @@ from typing import Any
 import attrs
 import sqlalchemy as sa
 
-from adapters.engine import DEFAULT_SQLITE_URL, make_engine
-from adapters.errors import SinkError
-from adapters.sink import SqlSink
-from core.filter_criteria import FilterCriteriaError, filter_criteria
-from core.filters import EventFilter, FilterPatternError
-from core.loading import load_registry
-from core.registry import ProjectorRegistry
-from handlers.processor import BatchProcessor
-from handlers.runtime import build_engine
-from handlers.settings import Settings, SettingsError
+from ddbproj.adapters.engine import DEFAULT_SQLITE_URL, make_engine
+from ddbproj.adapters.errors import SinkError
+from ddbproj.adapters.sink import SqlSink
+from ddbproj.core.filter_criteria import FilterCriteriaError, filter_criteria
+from ddbproj.core.filters import EventFilter, FilterPatternError
+from ddbproj.core.loading import load_registry
+from ddbproj.core.registry import ProjectorRegistry
+from ddbproj.handlers.processor import BatchProcessor
+from ddbproj.handlers.runtime import build_engine
+from ddbproj.handlers.settings import Settings, SettingsError
 
 __all__ = [
     "CommandError",

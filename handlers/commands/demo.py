@@ -18,15 +18,15 @@ import time
 from decimal import Decimal
 from typing import Any
 
-from adapters.dead_letters import DeadLetterStore
-from adapters.scanner import TableScanner
-from adapters.stream_reader import StreamReader, latest_stream_arn
-from adapters.verifier import Verifier
-from handlers.backfill import Backfill
-from handlers.commands.common import add_database_options, open_processor
-from handlers.consumer import StreamConsumer
-from handlers.processor import BatchProcessor
-from handlers.progress import ProgressMeter
+from ddbproj.adapters.dead_letters import DeadLetterStore
+from ddbproj.adapters.scanner import TableScanner
+from ddbproj.adapters.stream_reader import StreamReader, latest_stream_arn
+from ddbproj.adapters.verifier import Verifier
+from ddbproj.handlers.backfill import Backfill
+from ddbproj.handlers.commands.common import add_database_options, open_processor
+from ddbproj.handlers.consumer import StreamConsumer
+from ddbproj.handlers.processor import BatchProcessor
+from ddbproj.handlers.progress import ProgressMeter
 
 REGION = "ap-northeast-1"
 TABLE = "demo"

@@ -14,9 +14,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from adapters.dead_letters import DeadLetterStore, StoredDeadLetter
-from handlers.commands.common import CommandError, add_database_options, open_processor
-from handlers.dead_letter_replay import DEFAULT_LIMIT, replay_dead_letters
+from ddbproj.adapters.dead_letters import DeadLetterStore, StoredDeadLetter
+from ddbproj.handlers.commands.common import CommandError, add_database_options, open_processor
+from ddbproj.handlers.dead_letter_replay import DEFAULT_LIMIT, replay_dead_letters
 
 __all__ = ["register"]
 

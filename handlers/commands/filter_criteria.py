@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from core.filter_criteria import MAX_FILTERS, FilterCriteriaError, filter_criteria
-from handlers.commands.common import CommandError, open_registry
+from ddbproj.core.filter_criteria import MAX_FILTERS, FilterCriteriaError, filter_criteria
+from ddbproj.handlers.commands.common import CommandError, open_registry
 
 __all__ = ["BLOCK_BEGIN", "BLOCK_END", "parameter_name", "render_parameters", "update_template"]
 

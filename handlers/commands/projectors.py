@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from core.errors import ProjectorError
-from core.loading import discover_projectors
-from core.registry import ProjectorRegistry
-from handlers.commands.common import CommandError
-from handlers.settings import Settings, SettingsError
+from ddbproj.core.errors import ProjectorError
+from ddbproj.core.loading import discover_projectors
+from ddbproj.core.registry import ProjectorRegistry
+from ddbproj.handlers.commands.common import CommandError
+from ddbproj.handlers.settings import Settings, SettingsError
 
 HEADERS = ("entity type", "projector", "table", "key", "from")
 

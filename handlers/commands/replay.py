@@ -10,15 +10,15 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from adapters.event_file import EventFileError, read_event_records
-from handlers.commands.common import (
+from ddbproj.adapters.event_file import EventFileError, read_event_records
+from ddbproj.handlers.commands.common import (
     CommandError,
     add_database_options,
     add_filter_option,
     event_filter,
     open_processor,
 )
-from handlers.processor import BatchResult
+from ddbproj.handlers.processor import BatchResult
 
 DEFAULT_CHUNK = 10_000
 

@@ -14,14 +14,14 @@ import threading
 import time
 from typing import Any
 
-from adapters.stream_reader import (
+from ddbproj.adapters.stream_reader import (
     Shard,
     StartPosition,
     StreamNotEnabled,
     StreamReader,
     latest_stream_arn,
 )
-from handlers.commands.common import (
+from ddbproj.handlers.commands.common import (
     CommandError,
     add_aws_options,
     add_database_options,
@@ -31,8 +31,8 @@ from handlers.commands.common import (
     open_processor,
     stop_on_sigint,
 )
-from handlers.consumer import ConsumerFailed, StreamConsumer
-from handlers.processor import BatchResult
+from ddbproj.handlers.consumer import ConsumerFailed, StreamConsumer
+from ddbproj.handlers.processor import BatchResult
 
 __all__ = ["register", "run"]
 

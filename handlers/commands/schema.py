@@ -10,10 +10,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.schema import CreateTable
 
-from adapters.schema import build_metadata, key_collation
-from adapters.schema_check import check_schema
-from adapters.sink import SqlSink
-from handlers.commands.common import (
+from ddbproj.adapters.schema import build_metadata, key_collation
+from ddbproj.adapters.schema_check import check_schema
+from ddbproj.adapters.sink import SqlSink
+from ddbproj.handlers.commands.common import (
     CommandError,
     add_database_options,
     open_engine,

@@ -8,18 +8,23 @@ import argparse
 import datetime
 from typing import Any
 
-from adapters.backfill_progress import every_backfill
-from adapters.checkpoints import CheckpointStore
-from adapters.dead_letters import DeadLetterStore
-from adapters.stream_reader import DataTrimmed, StreamNotEnabled, StreamReader, latest_stream_arn
-from handlers.commands.common import (
+from ddbproj.adapters.backfill_progress import every_backfill
+from ddbproj.adapters.checkpoints import CheckpointStore
+from ddbproj.adapters.dead_letters import DeadLetterStore
+from ddbproj.adapters.stream_reader import (
+    DataTrimmed,
+    StreamNotEnabled,
+    StreamReader,
+    latest_stream_arn,
+)
+from ddbproj.handlers.commands.common import (
     CommandError,
     add_aws_options,
     add_database_options,
     aws_client,
     open_processor,
 )
-from handlers.processor import BatchProcessor
+from ddbproj.handlers.processor import BatchProcessor
 
 
 def register(commands: Any) -> None:

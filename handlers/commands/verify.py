@@ -9,10 +9,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from adapters.errors import SinkError
-from adapters.scanner import TableScanner
-from adapters.verifier import Verifier
-from handlers.commands.common import (
+from ddbproj.adapters.errors import SinkError
+from ddbproj.adapters.scanner import TableScanner
+from ddbproj.adapters.verifier import Verifier
+from ddbproj.handlers.commands.common import (
     CommandError,
     add_aws_options,
     add_database_options,

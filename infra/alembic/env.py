@@ -21,18 +21,18 @@ import sqlalchemy as sa
 from alembic import context
 from alembic.operations import ops
 
-from adapters.engine import make_engine
-from adapters.schema import build_metadata, key_collation
-from core.loading import load_registry
-from handlers.runtime import build_engine
-from handlers.settings import Settings
+from ddbproj.adapters.engine import make_engine
+from ddbproj.adapters.schema import build_metadata, key_collation
+from ddbproj.core.loading import load_registry
+from ddbproj.handlers.runtime import build_engine
+from ddbproj.handlers.settings import Settings
 
 #: Collation for --sql (offline) scripts, which have no server to ask: MySQL 8 / Aurora 3.
 OFFLINE_COLLATION = "utf8mb4_0900_bin"
 #: Table options that name the key collation, and the code a migration computes it with.
 COLLATION_OPTIONS = ("mysql_collate", "mariadb_collate")
 COLLATION_CODE = "key_collation(op.get_bind())"
-COLLATION_IMPORT = "from adapters.schema import key_collation"
+COLLATION_IMPORT = "from ddbproj.adapters.schema import key_collation"
 
 #: Top-level packages whose column types a migration may name.
 _OWN_PACKAGES = frozenset({"adapters", "core", "projections", "ddbproj"})

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Make a Docker engine answer for the testcontainers path, asked as the pytest plugin asks
-# (python -m handlers.pytest_plugin --docker: DOCKER_HOST, else the default socket). When none
+# (python -m ddbproj.handlers.pytest_plugin --docker: DOCKER_HOST, else the default socket). When none
 # answers and DOCKER_HOST is unset, start dockerd in the background (as root, else through
 # `sudo -n`) and wait for its socket. Exits 1 when no engine can be made to answer, so that
 # `make test` can go on with the local server; CI treats that as a failure.
@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 PYTHON=${PYTHON:-.venv/bin/python}
 [ -x "$PYTHON" ] || PYTHON=python3
-answers() { "$PYTHON" -m handlers.pytest_plugin --docker; }
+answers() { "$PYTHON" -m ddbproj.handlers.pytest_plugin --docker; }
 
 if answers; then echo "docker: the engine answers"; exit 0; fi
 if [ -n "${DOCKER_HOST:-}" ]; then
