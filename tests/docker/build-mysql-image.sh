@@ -5,12 +5,22 @@
 # environment contract (mysql-entrypoint.sh). Skipped when the image exists and was built from
 # this very recipe (the label org.ddbproj.recipe holds a hash of this script and the entrypoint).
 #
+# debootstrap is installed (apt-get) only under CI=true or DDBPROJ_INSTALL_SERVERS=1, the
+# commands printed first; otherwise a missing debootstrap is reported with the command to run.
+#
 #   IMAGE   the image to build (default: $DDBPROJ_TEST_MYSQL_IMAGE, else ddbproj-test-mysql:latest)
 #   DEBIAN_MIRROR   the mirror (default: the first Debian mirror in /etc/apt/sources.list*)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 IMAGE=${IMAGE:-${DDBPROJ_TEST_MYSQL_IMAGE:-ddbproj-test-mysql:latest}}
 SUITE=bookworm
+# the machine may be changed: CI, or a developer who said so
+may_change_machine() { [ "${CI:-}" = true ] || [ "${DDBPROJ_INSTALL_SERVERS:-}" = 1 ]; }
+
+if ! docker version >/dev/null 2>&1; then
+  echo "mysql image: no Docker engine answers to build $IMAGE with (tests/docker/ensure-engine.sh)" >&2
+  exit 1
+fi
 
 recipe=$(cat "$here/build-mysql-image.sh" "$here/mysql-entrypoint.sh" | sha256sum | cut -c1-16)
 built=$(docker image inspect --format '{{ index .Config.Labels "org.ddbproj.recipe" }}' "$IMAGE" \
@@ -33,9 +43,23 @@ DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 if ! command -v debootstrap >/dev/null 2>&1; then
+  install=("${SUDO:+$SUDO }apt-get update -qq"
+           "${SUDO:+$SUDO }env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap")
+  if ! may_change_machine; then
+    {
+      echo "mysql image: building $IMAGE needs debootstrap, which is not installed. This script"
+      echo "changes nothing on this machine unless asked to. Run these yourself:"
+      printf '    %s\n' "${install[@]}"
+      echo "or let this script run them: DDBPROJ_INSTALL_SERVERS=1 bash tests/docker/build-mysql-image.sh"
+      echo "(CI=true does the same)."
+    } >&2
+    exit 1
+  fi
   echo "mysql image: installing debootstrap"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq debootstrap >/dev/null
+  for command in "${install[@]}"; do
+    echo "mysql image: running: $command"
+    bash -c "$command"
+  done
 fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/ddbproj-mysql-image.XXXXXX")
