@@ -4,13 +4,28 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint unit mysql docker-mysql bench clean
+.PHONY: demo test lint unit mysql docker-mysql bench clean package lock deploy-config
 
-$(STAMP): pyproject.toml
+## the venv at the versions of constraints.txt (the Lambda zip is built from the same pins)
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
+
+## refresh constraints.txt: install the newest versions pyproject.toml allows, then pin them all
+## (review the diff, run make test, commit constraints.txt)
+LOCK_VENV := build/lock-venv
+lock:
+	rm -rf $(LOCK_VENV)
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install --quiet --upgrade pip
+	$(LOCK_VENV)/bin/pip install --quiet -e '.[dev]'
+	{ echo "# Every package the dev venv installs, pinned (make lock refreshes it: the newest"; \
+	  echo "# versions pyproject.toml allows). The venv and the Lambda zip install these."; \
+	  $(LOCK_VENV)/bin/pip freeze --exclude-editable --exclude ddbproj; } > constraints.txt
+	rm -rf $(LOCK_VENV)
+	$(MAKE) $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/ddbproj demo
@@ -62,17 +77,16 @@ docker-mysql: $(STAMP)
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis ddbproj.db
 
-## the Lambda zip (dist/lambda.zip) for arm64: runtime dependencies only (the runtime has boto3)
+## the Lambda zip (dist/lambda.zip): pure-Python runtime dependencies at the pinned versions (not
+## boto3: the runtime has it), ddbproj and projections/, bytecode compiled by LAMBDA_PYTHON, which
+## must be the Python of the template's Runtime (the build refuses another); then its sizes and
+## its cold start (import, first and second batch of 1,000 records) on the local server
+LAMBDA_PYTHON ?= $(shell $(BIN)/python infra/package.py --find-python)
+
 package: $(STAMP)
-	rm -rf build/lambda dist/lambda.zip
-	mkdir -p build/lambda dist
-	$(BIN)/python -c "import tomllib; deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']; print('\n'.join(d for d in deps if not d.startswith('boto3')))" > build/requirements.txt
-	$(BIN)/pip install --quiet --target build/lambda --platform manylinux2014_aarch64 --implementation cp --python-version 3.12 --only-binary=:all: --upgrade -r build/requirements.txt
-	cp -rL ddbproj projections build/lambda/
-	rm -f build/lambda/ddbproj/handlers/pytest_plugin.py
-	find build/lambda -name __pycache__ -prune -exec rm -rf {} +
-	cd build/lambda && ../../$(BIN)/python -m zipfile -c ../../dist/lambda.zip $$(ls -A)
-	@$(BIN)/python -c "import os; print(f'dist/lambda.zip {os.path.getsize(\"dist/lambda.zip\") / 2**20:.1f} MiB')"
+	$(BIN)/python infra/package.py --python $(LAMBDA_PYTHON) --zip dist/lambda.zip --work build
+	PYTHON=$(BIN)/python bash tests/ensure-mysql.sh --local
+	$(BIN)/python -m bench.coldstart --zip dist/lambda.zip --python $(LAMBDA_PYTHON)
 
 ## write the event filter generated from the projectors into infra/template.yaml
 deploy-config: $(STAMP)
