@@ -7,6 +7,7 @@ silently (a string is not a number). ``float`` is produced only when a field say
 
 from __future__ import annotations
 
+import collections.abc
 import datetime
 import enum
 import math
@@ -32,10 +33,13 @@ from ddbproj.core.dynamodb_json import decode_number, decode_value, text_problem
 
 __all__ = [
     "StructureError",
+    "Unstructurable",
     "describe_error",
     "dynamodb_tag",
+    "find_unstructurable",
     "make_converter",
     "make_typed_converter",
+    "type_text",
 ]
 
 
@@ -409,3 +413,188 @@ def _typed_bool(av: Any, _: type) -> bool:
     if (value is True or value is False) and len(av) == 1:
         return value
     raise _NotPlain
+
+
+# -- what a converter can structure -------------------------------------------------------
+
+
+@attrs.frozen
+class Unstructurable:
+    """A field of a model whose annotation ``converter`` cannot structure.
+
+    ``path`` is the field's place in the model (``Order.lines[].code``: ``[]`` an element of
+    a list, set or tuple, ``{}`` a value of a dict, ``{key}`` its key); ``annotation`` is the
+    field's annotation, ``culprit`` the type within it that has no hook, ``error`` what the
+    converter raised."""
+
+    path: str
+    annotation: Any
+    culprit: Any
+    error: BaseException = attrs.field(eq=False)
+
+    def describe(self) -> str:
+        """``Order.lines[].code: list[int | str] cannot be structured: <why>; <fix>``."""
+        return (f"{self.path}: {type_text(self.annotation)} cannot be structured: "
+                f"{self.reason()}; {self.advice()}")
+
+    def reason(self) -> str:
+        culprit, error = self.culprit, self.error
+        shown = type_text(culprit)
+        if isinstance(culprit, str | typing.ForwardRef):
+            return f"cattrs does not resolve the forward reference {shown}"
+        if isinstance(error, NameError):
+            return f"an annotation of {shown} names something not defined at run time ({error})"
+        if _is_union(culprit):
+            if isinstance(error, cattrs.errors.StructureHandlerNotFoundError):
+                return f"cattrs has no strategy for the union {shown}"
+            return f"cattrs cannot tell the union {shown} apart ({error})"
+        if isinstance(error, cattrs.errors.StructureHandlerNotFoundError):
+            return f"cattrs has no structure hook for {shown}"
+        return f"cattrs cannot structure {shown} ({type(error).__name__}: {error})"
+
+    def advice(self) -> str:
+        culprit, shown = self.culprit, type_text(self.culprit)
+        where = ("on a converter from ddbproj.core.make_converter(), given as "
+                 "ProjectorRegistry(converter=...)")
+        if isinstance(culprit, str | typing.ForwardRef):
+            return ("quote the whole annotation (\"list[Node]\", not list[\"Node\"]) or add "
+                    "'from __future__ import annotations' to the model's module")
+        if isinstance(self.error, NameError):
+            return "import it at module level, not under 'if TYPE_CHECKING:'"
+        if _is_union(culprit):
+            return ("use a single type, a tagged union or a union passthrough "
+                    "(cattrs.strategies.configure_tagged_union, configure_union_passthrough), "
+                    f"or register a structure hook for {shown}; {where}")
+        return ("annotate it with a type DynamoDB holds (str, int, Decimal, float, bool, bytes, "
+                "datetime, date, an Enum, or a list, dict, set, tuple or attrs class of them), "
+                f"or register a structure hook for {shown}; {where}")
+
+
+def find_unstructurable(model: type, converter: cattrs.Converter) -> Unstructurable | None:
+    """The first field of ``model`` (an attrs class), at any depth, whose annotation
+    ``converter`` has no structure hook for; None when it can structure every field.
+
+    Asked once, when a projector is registered: cattrs looks some hooks up only when a value
+    comes (an Optional, a homogeneous tuple, a set), so without it a model could fail on
+    its first record. Hooks the converter was given for a type are trusted, the types
+    inside it are not looked into: they are that hook's business."""
+    return _fields_unstructurable(model, model.__name__, converter, {model})
+
+
+def _fields_unstructurable(
+    cls: type, path: str, converter: cattrs.Converter, visiting: set[Any]
+) -> Unstructurable | None:
+    try:
+        hints = typing.get_type_hints(cls)
+    except NameError as error:
+        return Unstructurable(path, cls, cls, error)
+    for field in attrs.fields(cls):
+        if not field.init:
+            continue
+        hint = hints.get(field.name, field.type)
+        if hint is None:
+            continue
+        field_path = f"{path}.{field.name}"
+        written = hint if field.type is None or isinstance(field.type, str) else field.type
+        found = _unstructurable(hint, field_path, field_path, written, converter, visiting)
+        if found is not None:
+            return found
+    return None
+
+
+def _unstructurable(
+    hint: Any, path: str, field_path: str, annotation: Any, converter: cattrs.Converter,
+    visiting: set[Any],
+) -> Unstructurable | None:
+    """The innermost type of ``hint`` (at ``path``) the converter cannot structure, or
+    None; reported as the field at ``field_path`` with its whole ``annotation``."""
+    if attrs.has(hint) and isinstance(hint, type):
+        if hint in visiting:
+            return None  # a recursive model: its fields are being checked already
+        visiting = visiting | {hint}
+    try:
+        hook = converter.get_structure_hook(hint)
+    except Exception as error:
+        inside = _inside(hint, path, field_path, annotation, converter, visiting)
+        # cattrs names the type it found no hook for, which may lie deeper than ``hint``
+        culprit = getattr(error, "type_", None) or hint
+        return inside or Unstructurable(field_path, annotation, culprit, error)
+    if not _built_in(hook):
+        return None
+    return _inside(hint, path, field_path, annotation, converter, visiting)
+
+
+def _inside(
+    hint: Any, path: str, field_path: str, annotation: Any, converter: cattrs.Converter,
+    visiting: set[Any],
+) -> Unstructurable | None:
+    """The first type within ``hint`` (its fields, elements, keys, values, members) the
+    converter cannot structure, or None."""
+    if attrs.has(hint) and isinstance(hint, type):
+        return _fields_unstructurable(hint, path, converter, visiting)
+    for inner, inner_path in _inner_types(hint, path):
+        found = _unstructurable(inner, inner_path, field_path, annotation, converter, visiting)
+        if found is not None:
+            return found
+    return None
+
+
+def _inner_types(hint: Any, path: str) -> list[tuple[Any, str]]:
+    """The types a structure hook for ``hint`` structures in turn, each with its path."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin is typing.Annotated:
+        return [(args[0], path)]
+    if _is_union(hint):
+        return [(arg, path) for arg in args if arg is not type(None)]
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return [(args[0], path + "[]")]
+        return [(arg, f"{path}[{index}]") for index, arg in enumerate(args)]
+    if origin in _MAPPINGS and len(args) == 2:
+        return [(args[0], path + "{key}"), (args[1], path + "{}")]
+    if origin in _COLLECTIONS and len(args) == 1:
+        return [(args[0], path + "[]")]
+    return []
+
+
+_MAPPINGS = (dict, collections.abc.Mapping, collections.abc.MutableMapping)
+_COLLECTIONS = (list, set, frozenset, collections.abc.Sequence, collections.abc.MutableSequence,
+                collections.abc.Set, collections.abc.MutableSet, collections.abc.Iterable,
+                collections.abc.Collection)
+
+
+def _built_in(hook: Any) -> bool:
+    """Whether ``hook`` is one of cattrs' or this module's (generated ones have no module):
+    a hook registered by the converter's owner is trusted with everything it structures."""
+    function = getattr(hook, "func", hook)  # functools.partial
+    module = getattr(function, "__module__", None)
+    return module is None or module == __name__ or module.split(".")[0] == "cattrs"
+
+
+def _is_union(hint: Any) -> bool:
+    return typing.get_origin(hint) in (typing.Union, types.UnionType)
+
+
+def type_text(hint: Any) -> str:
+    """An annotation as it is written: ``list[int | str]``, ``Line | None``, ``UUID``."""
+    if isinstance(hint, str):
+        return repr(hint)
+    if isinstance(hint, typing.ForwardRef):
+        return repr(hint.__forward_arg__)
+    if hint is type(None):
+        return "None"
+    if hint is Ellipsis:
+        return "..."
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(type_text(arg) for arg in args)
+    if origin is not None and args:
+        name = getattr(origin, "__qualname__", None) or repr(origin).replace("typing.", "")
+        if origin is typing.Literal:
+            return f"Literal[{', '.join(repr(arg) for arg in args)}]"
+        return f"{name}[{', '.join(type_text(arg) for arg in args)}]"
+    if isinstance(hint, type):
+        return hint.__qualname__.rsplit(".<locals>.", 1)[-1]
+    return repr(hint).replace("typing.", "")

@@ -8,7 +8,10 @@ a connection; ``compile_projector`` turns it once into the fast functions a batc
 from __future__ import annotations
 
 import datetime
+import functools
+import inspect
 import operator
+import types
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any, ClassVar, Generic, TypeVar
@@ -19,14 +22,21 @@ from cattrs.gen import make_dict_structure_fn, override
 
 from ddbproj.core.codegen import compile_function
 from ddbproj.core.columns import Column, columns_of, fit_checker
-from ddbproj.core.converter import describe_error, make_converter, make_typed_converter
+from ddbproj.core.converter import (
+    describe_error,
+    find_unstructurable,
+    make_converter,
+    make_typed_converter,
+)
 from ddbproj.core.dynamodb_json import decode_attributes
-from ddbproj.core.errors import ProjectorError
+from ddbproj.core.errors import ProjectorError, closest
 
 __all__ = [
+    "PROJECTOR_OPTIONS",
     "SOFT_DELETE_COLUMN",
     "CompiledProjector",
     "Projector",
+    "check_options",
     "compile_projector",
     "pascal_case",
     "version_number",
@@ -76,6 +86,87 @@ class Projector(Generic[M]):
         if all(names[field] in keys for field in cls.key):
             return {field: keys[names[field]] for field in cls.key}
         return None
+
+
+#: The methods a subclass may override.
+PROJECTOR_METHODS: tuple[str, ...] = tuple(
+    name for name, value in vars(Projector).items()
+    if not name.startswith("_")
+    and isinstance(value, classmethod | staticmethod | types.FunctionType)
+)
+#: Everything a subclass may set: the class attributes ``Projector`` declares, and its methods.
+PROJECTOR_OPTIONS: tuple[str, ...] = (*Projector.__annotations__, *PROJECTOR_METHODS)
+
+
+def check_options(projector: type[Projector[Any]]) -> None:
+    """Refuse a class attribute one slip of the keyboard from a projector option.
+
+    A misspelt option (``soft_deletes = True``) is otherwise an attribute nobody reads: the
+    projector registers and silently does the default. The rule, for the attributes of the
+    class and of its bases that are projectors (not of mixins): a name starting with ``_``
+    is the author's own; a method, property or class defined in the class body is compared
+    with the methods only (``key_from_item_key``); any other value (a lambda and a function
+    defined elsewhere too) with every option. Names are compared in lower case without
+    underscores (``entityType`` is ``entity_type``), and are a slip when at most one edit
+    (a letter dropped, added, changed, or two neighbours swapped) from an option, two for
+    options of 8 letters or more (``key_prefix`` for ``key_prefixes``)."""
+    for klass in projector.__mro__:
+        if klass is Projector or not issubclass(klass, Projector):
+            continue
+        for name, value in vars(klass).items():
+            if name.startswith("_") or name in PROJECTOR_OPTIONS:
+                continue
+            method = _defined_in_body(klass, value)
+            meant = _slip_of(name, PROJECTOR_METHODS if method else PROJECTOR_OPTIONS)
+            if meant is None:
+                continue
+            what = (f"method {name!r} overrides no Projector method" if method
+                    else f"class attribute {name!r} is not a Projector option")
+            raise ProjectorError(
+                f"{projector.__qualname__}: {what}; did you mean {meant!r}? Projector options "
+                f"are {sorted(PROJECTOR_OPTIONS)} (a helper of your own needs a name further "
+                "from them, or a leading underscore)"
+            )
+
+
+def _defined_in_body(klass: type, value: Any) -> bool:
+    """Whether ``value`` is a method, property or class written in ``klass``'s body."""
+    if isinstance(value, property | functools.cached_property):
+        return True
+    if isinstance(value, classmethod | staticmethod):
+        value = value.__func__
+    if isinstance(value, types.FunctionType) and value.__name__ == "<lambda>":
+        return False
+    if isinstance(value, types.FunctionType) or inspect.isclass(value):
+        return str(value.__qualname__).startswith(klass.__qualname__ + ".")
+    return False
+
+
+def _slip_of(name: str, options: tuple[str, ...]) -> str | None:
+    """The option ``name`` is a slip of (see ``check_options``), the nearest; or None."""
+    written = name.lower().replace("_", "")
+    best: tuple[int, str] | None = None
+    for option in options:
+        target = option.replace("_", "")
+        distance = _edit_distance(written, target)
+        if distance <= (1 if len(target) < 8 else 2) and (best is None or distance < best[0]):
+            best = (distance, option)
+    return best[1] if best else None
+
+
+def _edit_distance(a: str, b: str) -> int:
+    """Letters dropped, added or changed, and neighbours swapped, turning ``a`` into ``b``
+    (optimal string alignment distance)."""
+    previous: list[int] = []
+    row = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        before, previous, row = previous, row, [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            row[j] = min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                row[j] = min(row[j], before[j - 2] + 1)
+    return row[len(b)]
 
 
 def pascal_case(name: str) -> str:
@@ -240,41 +331,55 @@ def compile_projector(
     hooks of ``make_converter``; turn it off when ``fast`` has hooks of its own, so that
     every image is decoded and structured by ``fast``.
     """
+    check_options(projector)
+    name = projector.__qualname__
     for attribute in ("entity_type", "model", "table", "key"):
         if not hasattr(projector, attribute):
-            raise ProjectorError(
-                f"{projector.__qualname__} must set the class attribute {attribute!r}")
+            raise ProjectorError(f"{name} must set the class attribute {attribute!r}")
     if isinstance(projector.key, str):
-        raise ProjectorError(f"{projector.__qualname__}.key must be a tuple of field names, "
-                        f"e.g. key = ({projector.key!r},)")
+        raise ProjectorError(f"{name}.key must be a tuple of field names, "
+                             f"e.g. key = ({projector.key!r},)")
+    _check_option_values(projector)
+    if attrs.has(projector.model):
+        _check_field_names(projector)
     columns = columns_of(projector.model, tuple(projector.key))
-    field_names = [c.field for c in columns]
-    unknown = set(projector.renames) - set(field_names)
-    if unknown:
-        raise ProjectorError(f"{projector.__qualname__}.renames names no field: {sorted(unknown)}")
-    if projector.version is not None and projector.version not in field_names:
-        raise ProjectorError(f"{projector.__qualname__}.version names no field: "
-                        f"{projector.version!r}; name a field among {sorted(field_names)}")
     if projector.soft_delete and SOFT_DELETE_COLUMN in [c.name for c in columns]:
-        raise ProjectorError(f"{projector.__qualname__}: soft_delete adds the column "
-                        f"{SOFT_DELETE_COLUMN!r}, which the model already has; rename the field")
-    names = dynamodb_names(projector)
+        raise ProjectorError(f"{name}: soft_delete adds the column {SOFT_DELETE_COLUMN!r}, "
+                             "which the model already has; rename the field")
+    field_names = [c.field for c in columns]
+    names = _attribute_names(projector)
     fast = fast or make_converter(detailed_validation=False)
     detailed = detailed or make_converter(detailed_validation=True)
-    overrides = {field: override(rename=name) for field, name in names.items() if name != field}
+    unstructurable = find_unstructurable(projector.model, fast)
+    if unstructurable is not None:
+        raise ProjectorError(f"{name}: {unstructurable.describe()}")
+    overrides = {field: override(rename=attribute)
+                 for field, attribute in names.items() if attribute != field}
+    try:
+        structure_fast = make_dict_structure_fn(
+            projector.model, fast, **overrides)  # type: ignore[arg-type]
+        structure_detailed = make_dict_structure_fn(
+            projector.model, detailed, _cattrs_detailed_validation=True,
+            **overrides,  # type: ignore[arg-type]
+        )
+        structure_typed = make_dict_structure_fn(
+            projector.model, make_typed_converter(fast), **overrides,  # type: ignore[arg-type]
+        ) if read_in_place else _decode_first
+    except Exception as error:  # what find_unstructurable does not foresee, still named
+        raise ProjectorError(
+            f"{name}: cattrs cannot build the structuring function of "
+            f"{projector.model.__qualname__} ({type(error).__name__}: {error}); register a "
+            "structure hook for the type it names, on a converter from "
+            "ddbproj.core.make_converter(), given as ProjectorRegistry(converter=...)"
+        ) from error
     return CompiledProjector(
         projector=projector,
         columns=columns,
         key_indexes=tuple(field_names.index(name) for name in projector.key),
         attribute_names=names,
-        fast=make_dict_structure_fn(projector.model, fast, **overrides),  # type: ignore[arg-type]
-        detailed=make_dict_structure_fn(
-            projector.model, detailed, _cattrs_detailed_validation=True,
-            **overrides,  # type: ignore[arg-type]
-        ),
-        typed=make_dict_structure_fn(
-            projector.model, make_typed_converter(fast), **overrides,  # type: ignore[arg-type]
-        ) if read_in_place else _decode_first,
+        fast=structure_fast,
+        detailed=structure_detailed,
+        typed=structure_typed,
         converter=fast,
         row_of=_row_builder(columns, projector.__qualname__),
         check_row=fit_checker(columns, about=projector.__qualname__),
@@ -288,6 +393,88 @@ def compile_projector(
         identity_attributes=tuple(
             names[field] for field in (*projector.key, *filter(None, [projector.version]))),
     )
+
+
+def _check_option_values(projector: type[Projector[Any]]) -> None:
+    """The optional attributes hold what they must: a mapping of names, a function, a flag."""
+    name = projector.__qualname__
+    renames = projector.renames
+    if not isinstance(renames, Mapping):
+        raise ProjectorError(f"{name}.renames must map field names to DynamoDB attribute "
+                             f"names, e.g. renames = {{'id': 'Id'}}; got {renames!r}")
+    for field, attribute in renames.items():
+        if not isinstance(attribute, str) or not attribute:
+            raise ProjectorError(f"{name}.renames[{field!r}] must be a non-empty DynamoDB "
+                                 f"attribute name; got {attribute!r}")
+    derive = projector.attribute_names
+    if derive is not None and not callable(derive):
+        raise ProjectorError(
+            f"{name}.attribute_names must be a function from a field name to a DynamoDB "
+            f"attribute name, e.g. attribute_names = pascal_case; got {derive!r}")
+    prefixes = projector.key_prefixes
+    if not isinstance(prefixes, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in prefixes.items()):
+        raise ProjectorError(
+            f"{name}.key_prefixes must map DynamoDB key attributes to the prefix of their "
+            f"value, e.g. key_prefixes = {{'PK': 'MEMBER#'}}; got {prefixes!r}")
+    for flag in ("soft_delete", "keep_expired"):
+        value = getattr(projector, flag)
+        if not isinstance(value, bool):
+            raise ProjectorError(f"{name}.{flag} must be True or False; got {value!r}")
+
+
+def _check_field_names(projector: type[Projector[Any]]) -> None:
+    """``key``, ``renames`` and ``version`` name fields of the model; a name that is none
+    gets the nearest field suggested, else the fields listed."""
+    name, model = projector.__qualname__, projector.model
+    fields = sorted(f.name for f in attrs.fields(model))
+    key = tuple(projector.key)
+    for field in key:
+        if field not in fields:
+            near = closest(field, fields)
+            hint = (f"did you mean key = {tuple(near if f == field else f for f in key)!r}? "
+                    if near else "")
+            raise ProjectorError(f"{name}.key: {field!r} is not a field of {model.__qualname__}; "
+                                 f"{hint}key must name fields among {fields}")
+    for field in sorted(projector.renames, key=str):
+        if field in fields:
+            continue
+        attribute = projector.renames[field]
+        if attribute in fields:
+            raise ProjectorError(
+                f"{name}.renames: {field!r} is not a field of {model.__qualname__}, but "
+                f"{attribute!r} is: renames maps field names to DynamoDB attribute names; "
+                f"write renames = {{{attribute!r}: {field!r}}}")
+        near = closest(str(field), fields)
+        hint = f"did you mean {near!r}? " if near else ""
+        raise ProjectorError(
+            f"{name}.renames: {field!r} is not a field of {model.__qualname__}; {hint}renames "
+            f"maps field names to DynamoDB attribute names, among the fields {fields}")
+    version = projector.version
+    if version is not None and version not in fields:
+        near = closest(str(version), fields)
+        hint = f"did you mean version = {near!r}? " if near else ""
+        raise ProjectorError(
+            f"{name}.version: {version!r} is not a field of {model.__qualname__}; {hint}version "
+            f"must name a field among {fields}")
+
+
+def _attribute_names(projector: type[Projector[Any]]) -> dict[str, str]:
+    """``dynamodb_names``, with a derivation that fails or gives no name refused."""
+    derive = projector.attribute_names
+    if derive is not None:
+        for field in attrs.fields(projector.model):
+            try:
+                derived = derive(field.name)
+            except Exception as error:
+                raise ProjectorError(
+                    f"{projector.__qualname__}.attribute_names raised {type(error).__name__} "
+                    f"({error}) for the field {field.name!r}") from error
+            if not isinstance(derived, str) or not derived:
+                raise ProjectorError(
+                    f"{projector.__qualname__}.attribute_names gave {derived!r} for the field "
+                    f"{field.name!r}; it must return a non-empty DynamoDB attribute name")
+    return dynamodb_names(projector)
 
 
 def version_number(value: Any, name: str = "version") -> int:

@@ -15,7 +15,12 @@ import cattrs
 
 from ddbproj.core.converter import make_converter
 from ddbproj.core.errors import ProjectorError
-from ddbproj.core.projector import CompiledProjector, Projector, compile_projector
+from ddbproj.core.projector import (
+    CompiledProjector,
+    Projector,
+    check_options,
+    compile_projector,
+)
 from ddbproj.core.records import ChangeRecord
 
 __all__ = ["DEFAULT_TYPE_ATTRIBUTE", "ProjectorRegistry", "RegistryError", "SkipReason",
@@ -65,7 +70,9 @@ class ProjectorRegistry:
         """Add ``projector``; returns it unchanged, so it works as a class decorator.
 
         Everything that would otherwise fail later — in DDL, on the first record, or by
-        silently mixing two entities — fails here, with the fix in the message."""
+        silently mixing two entities — fails here, with the fix in the message. A misspelt
+        option is looked for first: it explains a required attribute said to be missing."""
+        check_options(projector)
         _check_names(projector)
         compiled = compile_projector(projector, fast=self._fast, detailed=self._detailed,
                                      read_in_place=not self._own_converter)

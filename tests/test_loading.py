@@ -149,7 +149,7 @@ def test_a_time_annotation_says_what_to_write_instead():
 
 def test_a_misspelt_key_gets_the_close_field_suggested():
     assert refusal(projector_for(Thing, key=("ids",))) == (
-        "Thing: key field 'ids' is not a field of the model; did you mean key = ('id',)? "
+        "ThingProjector.key: 'ids' is not a field of Thing; did you mean key = ('id',)? "
         "key must name fields among ['id', 'name']")
 
 

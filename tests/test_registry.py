@@ -2,6 +2,7 @@ import attrs
 import pytest
 
 from ddbproj.core import (
+    ProjectorError,
     ProjectorRegistry,
     RegistryError,
     SkipReason,
@@ -66,7 +67,8 @@ def test_key_that_is_not_a_field_is_refused_with_advice():
         table = "bad"
         key = ("gadget_id",)
 
-    with pytest.raises(UnmappableField, match=r"key field 'gadget_id' is not a field"):
+    with pytest.raises(ProjectorError, match=r"Bad\.key: 'gadget_id' is not a field of Gadget; "
+                       r"key must name fields among \['id'\]"):
         ProjectorRegistry().register(Bad)
 
 
