@@ -26,6 +26,8 @@ from ddbproj.adapters.engine import make_engine, normalise_url
 
 __all__ = [
     "DEFAULT_SECRET_TTL",
+    "NO_CREDENTIALS_FIX",
+    "NO_REGION_FIX",
     "TOKEN_REFRESH_AFTER",
     "CredentialsError",
     "DatabaseConfig",
@@ -131,18 +133,17 @@ class SecretSource:
             self._value = None
 
     def _fetch(self) -> _SecretValue:
-        client = self._client
-        if client is None:
-            import boto3
-
-            client = self._client = boto3.client("secretsmanager", region_name=self._region)
         _hide_secret_bodies()
         try:
+            client = self._client
+            if client is None:
+                import boto3
+
+                client = self._client = boto3.client("secretsmanager", region_name=self._region)
             response = client.get_secret_value(SecretId=self.secret_arn)
         except Exception as error:
             raise CredentialsError(
-                f"cannot read DATABASE_SECRET_ARN {self.secret_arn}: {type(error).__name__}: "
-                f"{error}"
+                f"cannot read DATABASE_SECRET_ARN {self.secret_arn}: {_aws_failure(error)}"
             ) from None
         self.fetches += 1
         logger.info("database secret fetched", extra={"secret_arn": self.secret_arn})
@@ -217,12 +218,12 @@ class IamTokenSource:
             self._token = None
 
     def _generate(self) -> str:
-        client = self._client
-        if client is None:
-            import boto3
-
-            client = self._client = boto3.client("rds", region_name=self._region)
         try:
+            client = self._client
+            if client is None:
+                import boto3
+
+                client = self._client = boto3.client("rds", region_name=self._region)
             token: str = client.generate_db_auth_token(
                 DBHostname=self.host, Port=self.port, DBUsername=self.user,
                 Region=self._region or client.meta.region_name,
@@ -230,13 +231,29 @@ class IamTokenSource:
         except Exception as error:
             raise CredentialsError(
                 f"cannot sign an IAM database token for {self.user}@{self.host}: "
-                f"{type(error).__name__}"
+                f"{_aws_failure(error, detail=False)}"
             ) from None
         self.issued += 1
         return token
 
 
 PasswordSource = SecretSource | IamTokenSource
+
+#: What to do when boto3 finds no region or no credentials.
+NO_REGION_FIX = "no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION, or a profile's region)"
+NO_CREDENTIALS_FIX = ("no AWS credentials: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
+                      "AWS_SECRET_ACCESS_KEY, or run with a role")
+
+
+def _aws_failure(error: Exception, *, detail: bool = True) -> str:
+    """One line for a failed AWS call: the fix when boto3 had no region or no credentials,
+    else the error's type (and, with ``detail``, its message: AWS's, never a secret)."""
+    name = type(error).__name__
+    if name == "NoRegionError":
+        return NO_REGION_FIX
+    if name in ("NoCredentialsError", "PartialCredentialsError"):
+        return NO_CREDENTIALS_FIX
+    return f"{name}: {error}" if detail else name
 
 
 def ssl_context(ca: str) -> ssl.SSLContext:
@@ -259,7 +276,8 @@ def make_database_engine(
         connect_args = dict(options.pop("connect_args", {}))
         connect_args["ssl"] = ssl_context(config.ssl_ca)
         options["connect_args"] = connect_args
-    engine = make_engine(url, **options)
+    engine = make_engine(url, source="DATABASE_URL" if config.url else "the database URL",
+                         **options)
     if source is not None:
         sa.event.listen(engine, "do_connect", _connector(source))
     return engine
@@ -271,7 +289,7 @@ def _target(config: DatabaseConfig, clock: Clock) -> tuple[URL, PasswordSource |
         raise CredentialsError("DATABASE_IAM_AUTH=1 needs TLS: set DATABASE_SSL_CA")
     source: PasswordSource | None = None
     if config.url:
-        url = normalise_url(config.url)
+        url = normalise_url(config.url, source="DATABASE_URL")
         url = url.set(
             host=config.host or url.host, port=config.port or url.port,
             database=config.name or url.database, username=config.user or url.username,

@@ -23,11 +23,14 @@ __all__ = [
     "CHARSET",
     "DEFAULT_SQLITE_URL",
     "SESSION_SQL_MODE",
+    "DatabaseDriverMissing",
+    "DatabaseUrlError",
     "UnsafeConnectionSetting",
     "is_mysql",
     "make_engine",
     "mysql_connect_args",
     "normalise_url",
+    "parse_database_url",
 ]
 
 DEFAULT_SQLITE_URL = "sqlite:///ddbproj.db"
@@ -57,9 +60,86 @@ class UnsafeConnectionSetting(ValueError):
     names the parameter and its value, never the URL (which may hold a password)."""
 
 
-def normalise_url(url: str | URL) -> URL:
+class DatabaseUrlError(ValueError):
+    """A database URL that cannot be used as written. The message names what is wrong and
+    the fix, never the URL itself nor any part of its password."""
+
+
+class DatabaseDriverMissing(DatabaseUrlError):
+    """The URL names a DB-API driver that is not installed; the message names the package."""
+
+
+#: The pip package of each DB-API module SQLAlchemy's dialects import.
+_DRIVER_PACKAGES = {
+    "MySQLdb": "mysqlclient",
+    "mysql": "mysql-connector-python",
+    "mariadb": "mariadb",
+    "aiomysql": "aiomysql",
+    "asyncmy": "asyncmy",
+    "psycopg": "psycopg[binary]",
+    "psycopg2": "psycopg2-binary",
+    "asyncpg": "asyncpg",
+    "pg8000": "pg8000",
+    "oracledb": "oracledb",
+    "pyodbc": "pyodbc",
+    "pymssql": "pymssql",
+}
+
+_PERCENT_ENCODE = ("percent-encode the password in the URL, e.g. "
+                   'urllib.parse.quote(password, safe="")')
+
+
+def parse_database_url(url: str | URL, *, source: str = "the database URL") -> URL:
+    """``url`` parsed, or a ``DatabaseUrlError`` naming ``source`` (``DATABASE_URL``,
+    ``--database-url``) and the fix.
+
+    SQLAlchemy reads the password up to the first ``@``: an unencoded ``@`` in it moves
+    the rest of the password into the host, the port or the database name (``/``, ``#``,
+    ``?`` and ``:`` are read correctly). Such a URL is refused before anything connects
+    to a host made of a password's tail."""
+    if isinstance(url, URL):
+        return url
+    if _password_holds_at_sign(url):
+        raise DatabaseUrlError(
+            f"{source} has more than one '@' after 'user:': the password holds an unencoded "
+            f"'@', which would put part of it in the host or database name; {_PERCENT_ENCODE} "
+            "(an '@' in a database name is written %40)")
+    try:
+        parsed = make_url(url)
+    except sa.exc.ArgumentError:
+        raise DatabaseUrlError(
+            f"{source} is not an SQLAlchemy URL: write dialect+driver://user:password@host:port/"
+            "database, e.g. mysql+pymysql://app@db.example:3306/shop") from None
+    except ValueError:  # the port is not a number
+        raise DatabaseUrlError(
+            f"{source} has a port that is not a number: write host:port with a numeric port "
+            f"(3306 for MySQL); if ':' or '@' belong to the password, {_PERCENT_ENCODE}"
+        ) from None
+    if parsed.host and "@" in parsed.host:
+        raise DatabaseUrlError(
+            f"{source} has an '@' in its host: the password holds an unencoded '@'; "
+            f"{_PERCENT_ENCODE}")
+    return parsed
+
+
+def _password_holds_at_sign(text: str) -> bool:
+    """After ``user:`` a second ``@`` before the path's query can only come from a password
+    (a host never holds ``@``; a user name may, as ``user@server`` on Azure). URLs without
+    an authority (``sqlite:///path@x``) and query arguments (``unix_socket=...``) are
+    not looked at."""
+    _, separator, rest = text.partition("://")
+    if not separator or rest.startswith("/"):
+        return False
+    rest = rest.split("?", 1)[0]
+    colon = rest.find(":")
+    if colon < 0:
+        return False
+    return rest.count("@", colon) > 1
+
+
+def normalise_url(url: str | URL, *, source: str = "the database URL") -> URL:
     """``mysql://`` means PyMySQL here (the driver ddbproj ships with)."""
-    parsed = make_url(url)
+    parsed = parse_database_url(url, source=source)
     if parsed.drivername in ("mysql", "mariadb"):
         parsed = parsed.set(drivername=f"{parsed.drivername}+pymysql")
     return parsed
@@ -94,9 +174,10 @@ def _refuse(name: str, value: Any, where: str, fix: str) -> None:
     raise UnsafeConnectionSetting(f"{where} {name}={shown} is not allowed: {reason}; {fix}")
 
 
-def make_engine(url: str | URL, **options: Any) -> sa.Engine:
-    """An engine for ``url``; ``options`` go to ``sqlalchemy.create_engine``."""
-    parsed = normalise_url(url)
+def make_engine(url: str | URL, *, source: str = "the database URL", **options: Any) -> sa.Engine:
+    """An engine for ``url``; ``options`` go to ``sqlalchemy.create_engine``. ``source`` says
+    where the URL came from in errors."""
+    parsed = normalise_url(url, source=source)
     if parsed.get_backend_name() in ("mysql", "mariadb"):
         options["connect_args"] = mysql_connect_args(parsed, options.get("connect_args"))
         query = {k: v for k, v in parsed.query.items() if k not in _OWNED}
@@ -104,13 +185,35 @@ def make_engine(url: str | URL, **options: Any) -> sa.Engine:
         options.setdefault("pool_pre_ping", True)
         options.setdefault("pool_recycle", 3600)
         options.setdefault("isolation_level", "READ COMMITTED")
-        return sa.create_engine(parsed, **options)
+        return _create_engine(parsed, source, options)
     if parsed.get_backend_name() == "sqlite":
-        engine = sa.create_engine(parsed, **options)
+        engine = _create_engine(parsed, source, options)
         sa.event.listen(engine, "connect", _configure_sqlite_session)
         return engine
     options.setdefault("pool_pre_ping", True)
-    return sa.create_engine(parsed, **options)
+    return _create_engine(parsed, source, options)
+
+
+def _create_engine(url: URL, source: str, options: dict[str, Any]) -> sa.Engine:
+    """``create_engine``; an unknown dialect or a driver that is not installed is a
+    ``DatabaseUrlError`` that says what to install or write instead."""
+    try:
+        return sa.create_engine(url, **options)
+    except sa.exc.NoSuchModuleError:
+        raise DatabaseUrlError(
+            f"{source} names {url.drivername}://, which SQLAlchemy does not know: use "
+            "mysql+pymysql:// (MySQL, MariaDB, Aurora MySQL) or sqlite:///FILE") from None
+    except ImportError as error:
+        raise DatabaseDriverMissing(_missing_driver(url, source, error.name)) from None
+
+
+def _missing_driver(url: URL, source: str, module: str | None) -> str:
+    package = _DRIVER_PACKAGES.get(module or "", module or url.get_driver_name())
+    text = (f"{source} uses the {url.get_driver_name()} driver ({url.drivername}://), which "
+            f"is not installed: pip install '{package}'")
+    if url.get_backend_name() in ("mysql", "mariadb"):
+        text += "; or write mysql+pymysql:// (PyMySQL comes with ddbproj)"
+    return text
 
 
 def _configure_sqlite_session(dbapi_connection: Any, _record: Any) -> None:

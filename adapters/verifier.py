@@ -4,6 +4,8 @@ Pass 1 scans the table, runs every item through its projector and keeps the expe
 rows, in canonical form, in a scratch SQLite file on disk (never in memory). Pass 2 reads
 each SQL table in primary-key order, a chunk at a time, looks its keys up among the
 expected rows and compares them value by value; expected rows never met are missing.
+``progress`` hears of both passes: ``("scan", items scanned, None)`` after each page and
+``("compare", SQL rows read, rows expected)`` after each chunk.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -32,9 +34,14 @@ from ddbproj.core.projector import CompiledProjector
 from ddbproj.core.records import ParsedBatch, scanned_item
 from ddbproj.core.registry import ProjectorRegistry
 
-__all__ = ["Verifier"]
+__all__ = ["PHASE_COMPARE", "PHASE_SCAN", "Progress", "Verifier"]
 
 _LOOKUP_CHUNK = 500
+
+PHASE_SCAN = "scan"
+PHASE_COMPARE = "compare"
+#: ``(phase, done, total)``: total is None while it is unknown.
+Progress = Callable[[str, int, int | None], None]
 
 
 class Verifier:
@@ -50,6 +57,7 @@ class Verifier:
         chunk_size: int = 1000,
         examples: int = 5,
         scratch_dir: str | None = None,
+        progress: Progress | None = None,
     ) -> None:
         self.registry = registry
         self.engine = engine
@@ -58,6 +66,8 @@ class Verifier:
         self.chunk_size = chunk_size
         self.examples = examples
         self.scratch_dir = scratch_dir
+        self.progress = progress
+        self._compared = 0
 
     def verify(self) -> VerifyReport:
         report = VerifyReport(source=self.scanner.table_name)
@@ -71,8 +81,10 @@ class Verifier:
                                 "row TEXT NOT NULL, seen INTEGER NOT NULL DEFAULT 0, "
                                 "PRIMARY KEY (tbl, k)) WITHOUT ROWID")
                 self._expect(scratch, tables, report)
+                self._compared = 0
+                expected = sum(t.expected for t in report.tables.values())
                 for name, projector in sorted(tables.items()):
-                    self._compare_table(scratch, projector, report.tables[name])
+                    self._compare_table(scratch, projector, report.tables[name], expected)
             finally:
                 scratch.close()
         return report
@@ -107,6 +119,8 @@ class Verifier:
                     scratch.executemany(
                         "INSERT OR REPLACE INTO expected (tbl, k, row) VALUES (?, ?, ?)", rows)
             scratch.commit()
+            if self.progress is not None:
+                self.progress(PHASE_SCAN, report.items, None)
         for name, table_report in report.tables.items():
             (count,) = scratch.execute(
                 "SELECT COUNT(*) FROM expected WHERE tbl = ?", (name,)).fetchone()
@@ -115,12 +129,19 @@ class Verifier:
     # -- pass 2: SQL in key order, chunk by chunk ----------------------------------------
 
     def _compare_table(
-        self, scratch: sqlite3.Connection, projector: CompiledProjector, report: TableReport
+        self,
+        scratch: sqlite3.Connection,
+        projector: CompiledProjector,
+        report: TableReport,
+        expected_rows: int,
     ) -> None:
         columns = projector.columns
         key_columns = [columns[i] for i in projector.key_indexes]
         for chunk in self._sql_chunks(projector):
             report.actual += len(chunk)
+            self._compared += len(chunk)
+            if self.progress is not None:
+                self.progress(PHASE_COMPARE, self._compared, expected_rows)
             keyed = {
                 canonical_key(key_columns, [row[i] for i in projector.key_indexes]): row
                 for row in chunk

@@ -9,6 +9,7 @@ from typing import Any
 import attrs
 
 from ddbproj.adapters.credentials import DEFAULT_SECRET_TTL, DatabaseConfig
+from ddbproj.adapters.engine import DatabaseUrlError, parse_database_url
 from ddbproj.core.registry import DEFAULT_TYPE_ATTRIBUTE
 
 __all__ = ["ENVIRONMENT_VARIABLES", "Settings", "SettingsError"]
@@ -34,13 +35,25 @@ class SettingsError(ValueError):
     """A setting is missing or wrong; the message names the environment variable."""
 
 
+def _usable_url(_settings: Any, _attribute: Any, url: str | None) -> None:
+    """A ``DATABASE_URL`` that would not parse as written (an unencoded ``@`` in the
+    password, a port that is not a number) fails here, where the setting is read, and
+    the message never shows the URL."""
+    if url is None:
+        return
+    try:
+        parse_database_url(url, source="DATABASE_URL")
+    except DatabaseUrlError as error:
+        raise SettingsError(str(error)) from None
+
+
 @attrs.frozen
 class Settings:
     """``DATABASE_URL`` (or ``DATABASE_SECRET_ARN``), ``PROJECTIONS``, ``ENTITY_TYPE_ATTRIBUTE``;
     ``DATABASE_HOST``/``PORT``/``NAME``/``USER`` override the secret's (an RDS Proxy endpoint),
     ``DATABASE_IAM_AUTH=1`` signs IAM tokens, ``DATABASE_SSL_CA`` turns on verified TLS."""
 
-    database_url: str | None = None
+    database_url: str | None = attrs.field(default=None, validator=_usable_url)
     database_secret_arn: str | None = None
     projections: tuple[str, ...] = ("projections",)
     entity_type_attribute: str = DEFAULT_TYPE_ATTRIBUTE

@@ -33,5 +33,5 @@ def test_other_documents_are_read_whole():
 
 def test_a_broken_record_is_an_error_naming_it():
     records, _ = read_event_records(io.StringIO('{"Records": [{"a": 1}, {"b": ]}'))
-    with pytest.raises(EventFileError, match="record is not valid JSON"):
+    with pytest.raises(EventFileError, match=r"^record 2 is not valid JSON: "):
         list(records)

@@ -20,11 +20,13 @@ from ddbproj.handlers.commands.common import (
     CommandError,
     add_aws_options,
     add_database_options,
+    add_progress_option,
     aws_client,
     open_processor,
+    positive_int,
+    progress_meter,
     stop_on_sigint,
 )
-from ddbproj.handlers.progress import ProgressMeter
 
 __all__ = ["register", "run"]
 
@@ -37,12 +39,13 @@ def register(commands: Any) -> None:
         "failed, it resumes from the last committed page of each segment.",
     )
     parser.add_argument("--table", required=True, help="DynamoDB table name")
-    parser.add_argument("--segments", type=int, default=4,
+    parser.add_argument("--segments", type=positive_int, default=4,
                         help="parallel Scan segments (default 4)")
-    parser.add_argument("--page-size", type=int, default=None,
+    parser.add_argument("--page-size", type=positive_int, default=None,
                         help="items per Scan call (default: DynamoDB's 1 MB pages)")
     parser.add_argument("--restart", action="store_true",
                         help="forget the stored progress and scan the whole table again")
+    add_progress_option(parser, default_text="a bar on a terminal, else a line every 5 s")
     add_aws_options(parser)
     add_database_options(parser)
     parser.set_defaults(run=run)
@@ -51,16 +54,14 @@ def register(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
-    if args.segments < 1:
-        raise CommandError("--segments must be at least 1")
     processor = open_processor(args)
     scanner = TableScanner(aws_client(args, "dynamodb"), args.table, page_limit=args.page_size)
     try:
         total = scanner.item_count()
     except (BotoCoreError, ClientError) as error:
         raise CommandError(f"cannot describe table {args.table!r}: {error}") from error
-    meter = ProgressMeter(f"backfill {args.table}", total)
-    backfill = Backfill(processor, scanner, segments=args.segments, progress=meter.update)
+    meter = progress_meter(args, f"backfill {args.table}", total, default=True)
+    backfill = Backfill(processor, scanner, segments=args.segments, progress=meter)
     if not args.restart:
         state = backfill.state()
         if state and all(p.done for p in state.values()):
@@ -80,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
     except (BotoCoreError, ClientError) as error:
         raise CommandError(f"scanning {args.table!r} failed: {error}; run the same command "
                            "again to resume") from error
-    meter.update(stats.resumed_items + stats.items, final=True)
+    if meter is not None:
+        meter(stats.resumed_items + stats.items, final=True)
     verdict = "complete" if stats.complete else "stopped; run the same command to resume"
     print(f"backfill {args.table}: {verdict}: {stats.items} items in {stats.pages} pages "
           f"({stats.resumed_items} before resuming), {stats.applied} applied, "

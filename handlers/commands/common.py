@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
+import datetime
+import decimal
+import enum
 import json
 import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import attrs
@@ -23,25 +27,49 @@ from ddbproj.core.filters import EventFilter, FilterPatternError
 from ddbproj.core.loading import load_registry
 from ddbproj.core.registry import ProjectorRegistry
 from ddbproj.handlers.processor import BatchProcessor
+from ddbproj.handlers.progress import ProgressMeter
 from ddbproj.handlers.runtime import build_engine
 from ddbproj.handlers.settings import Settings, SettingsError
 
 __all__ = [
+    "NO_REGION_FIX",
+    "SQLITE_DEFAULT_NOTICE",
     "CommandError",
     "add_aws_options",
     "add_database_options",
     "add_filter_option",
+    "add_json_option",
+    "add_progress_option",
     "aws_client",
     "event_filter",
+    "json_document",
     "open_engine",
     "open_processor",
     "open_registry",
+    "positive_int",
+    "progress_meter",
     "stop_on_sigint",
+    "wants_progress",
 ]
+
+NO_REGION_FIX = ("no AWS region: pass --region, or set AWS_REGION (or AWS_DEFAULT_REGION, or "
+                 "a profile's region)")
+SQLITE_DEFAULT_NOTICE = f"using {DEFAULT_SQLITE_URL} (no DATABASE_URL)"
 
 
 class CommandError(Exception):
     """A user-facing failure: printed as one line, exit status 2, no traceback."""
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: counts and sizes of at least 1 (0 would read nothing)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is less than 1")
+    return value
 
 
 def add_database_options(parser: argparse.ArgumentParser) -> None:
@@ -78,16 +106,18 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def open_engine(args: argparse.Namespace) -> sa.Engine:
     """``--database-url``; else the configured database (a URL, or a secret / IAM auth, as
-    the Lambda function connects); else the embedded SQLite file."""
+    the Lambda function connects); else the embedded SQLite file, said on stderr so that
+    a forgotten ``DATABASE_URL`` is not mistaken for an empty database."""
     url = getattr(args, "database_url", None)
     if url:
-        return make_engine(url)
+        return make_engine(url, source="--database-url")
     settings = _settings(args)
     if settings.database_url or settings.database_secret_arn or settings.database_iam_auth:
         try:
             return build_engine(settings)
         except SettingsError as error:
             raise CommandError(str(error)) from error
+    print(SQLITE_DEFAULT_NOTICE, file=sys.stderr)
     return make_engine(DEFAULT_SQLITE_URL)
 
 
@@ -144,11 +174,62 @@ def event_filter(path: str | None, registry: ProjectorRegistry) -> EventFilter:
 
 
 def aws_client(args: argparse.Namespace, service: str) -> Any:
-    """A boto3 client honouring ``--endpoint-url`` and ``--region``."""
+    """A boto3 client honouring ``--endpoint-url`` and ``--region``; no region anywhere is
+    one line that says where to set it."""
     import boto3
+    from botocore.exceptions import NoRegionError
 
     factory: Any = boto3.client
-    return factory(service, endpoint_url=args.endpoint_url, region_name=args.region)
+    try:
+        return factory(service, endpoint_url=args.endpoint_url, region_name=args.region)
+    except NoRegionError:
+        raise CommandError(NO_REGION_FIX) from None
+
+
+def add_json_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON document on stdout (keys below)")
+
+
+def json_document(document: Any) -> str:
+    """Stable JSON for scripts: decimals, datetimes and bytes as strings (a decimal or a
+    40-digit sequence number survives no float), keys in the order built."""
+    return json.dumps(document, default=_json_value, ensure_ascii=False, indent=2)
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, datetime.datetime | datetime.date | datetime.time):
+        return value.isoformat()
+    if isinstance(value, bytes | bytearray | memoryview):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=str)
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def add_progress_option(parser: argparse.ArgumentParser, *, default_text: str) -> None:
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                        help=f"show progress on stderr (default: {default_text})")
+
+
+def wants_progress(args: argparse.Namespace, *, default: bool) -> bool:
+    """``--progress``/``--no-progress``, else ``default``; never beside ``--json``."""
+    if getattr(args, "json", False):
+        return False
+    return bool(args.progress if args.progress is not None else default)
+
+
+def progress_meter(
+    args: argparse.Namespace, label: str, total: int | None, *, default: bool
+) -> Callable[..., None] | None:
+    """``ProgressMeter(label, total).update`` when progress is wanted, else None."""
+    if not wants_progress(args, default=default):
+        return None
+    return ProgressMeter(label, total).update
 
 
 @contextlib.contextmanager

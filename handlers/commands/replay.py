@@ -1,22 +1,32 @@
 """``ddbproj replay EVENT.json``: run a saved Lambda event through the projectors.
 
 Records pass the event filter first — by default the one generated from the projectors,
-as deployed — so a replay drops exactly what Lambda would have dropped."""
+as deployed — so a replay drops exactly what Lambda would have dropped.
+
+A file that is not a Lambda event (not JSON, cut short, records that are not objects) is
+refused before anything touches the database: the file is read through once to check it,
+record by record, then again to replay it, so memory stays one chunk however big it is."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 from collections.abc import Iterator
-from typing import Any
+from typing import IO, Any
 
-from ddbproj.adapters.event_file import EventFileError, read_event_records
+from ddbproj.adapters.event_file import (
+    EventFileError,
+    lambda_event_records,
+    read_event_records,
+)
 from ddbproj.handlers.commands.common import (
     CommandError,
     add_database_options,
     add_filter_option,
     event_filter,
     open_processor,
+    positive_int,
 )
 from ddbproj.handlers.processor import BatchResult
 
@@ -30,32 +40,86 @@ def register(commands: Any) -> None:
         "handler would, in chunks of --chunk records.",
     )
     parser.add_argument("event", help="path of the event JSON file")
-    parser.add_argument("--chunk", type=int, default=DEFAULT_CHUNK,
+    parser.add_argument("--chunk", type=positive_int, default=DEFAULT_CHUNK,
                         help=f"records per transaction (default {DEFAULT_CHUNK})")
     add_filter_option(parser)
     add_database_options(parser)
     parser.set_defaults(run=run)
 
 
+_EXPECTED = ('expected a Lambda event {"Records": [...]} or an invocation record of the '
+             "on-failure destination")
+
+
 def run(args: argparse.Namespace) -> int:
-    try:
-        with open(args.event, encoding="utf-8") as handle:
-            return _replay(args, handle)
-    except (OSError, EventFileError) as error:
-        raise CommandError(f"cannot read {args.event}: {error}") from error
-
-
-def _replay(args: argparse.Namespace, handle: Any) -> int:
-    """Stream the records in chunks of ``--chunk``: one chunk alive at a time."""
-    records, document = read_event_records(handle)
+    listed: list[Any] | None = None
+    count = 0
+    with _event_file(args.event) as handle:
+        records, document = _records_or_document(args.event, handle)
+        if records is None:
+            listed = _lambda_records(args.event, document)
+        else:
+            count = sum(1 for _ in _checked(args.event, records))
+    del document
     processor = open_processor(args)
     admitted = event_filter(args.filter_criteria, processor.registry)
-    if records is None:
-        event = _unwrapped(document)
-        listed = event.get("Records") if isinstance(event, dict) else None
-        if not isinstance(listed, list):
-            return _report([processor.process_event(event)], filtered=0)
-        records = iter(listed)
+    if listed is not None:
+        return _replay(args, processor, admitted, iter(listed))
+    with _event_file(args.event) as handle:
+        again, _ = _records_or_document(args.event, handle)
+        assert again is not None  # the same file, checked above
+        return _replay(args, processor, admitted, _counted(args.event, again, count))
+
+
+@contextlib.contextmanager
+def _event_file(path: str) -> Iterator[IO[str]]:
+    """The file as text; a byte order mark is skipped (``utf-8-sig``)."""
+    try:
+        with open(path, encoding="utf-8-sig") as handle:
+            yield handle
+    except OSError as error:
+        raise CommandError(f"cannot read {path}: {error.strerror or error}") from error
+    except UnicodeDecodeError as error:
+        raise CommandError(f"{path} is not UTF-8 text (byte {error.start}); "
+                           f"{_EXPECTED}") from error
+
+
+def _records_or_document(path: str, handle: IO[str]) -> tuple[Iterator[Any] | None, Any]:
+    try:
+        return read_event_records(handle)
+    except EventFileError as error:
+        raise CommandError(f"{path} is not a Lambda event: {error}; {_EXPECTED}") from error
+
+
+def _checked(path: str, records: Iterator[Any]) -> Iterator[Any]:
+    try:
+        yield from records
+    except EventFileError as error:
+        raise CommandError(f"{path} is not a Lambda event: {error}; {_EXPECTED}") from error
+
+
+def _counted(path: str, records: Iterator[Any], count: int) -> Iterator[Any]:
+    """The second reading must hold what the first did: a file changed in between is
+    refused, after the chunks already applied (each its own transaction)."""
+    seen = 0
+    for record in _checked(path, records):
+        seen += 1
+        yield record
+    if seen != count:
+        raise CommandError(f"{path} changed while it was replayed ({count} records, then "
+                           f"{seen}); replay it again")
+
+
+def _lambda_records(path: str, document: Any) -> list[Any]:
+    try:
+        return lambda_event_records(_unwrapped(document))
+    except EventFileError as error:
+        raise CommandError(f"{path} is not a Lambda event: {error}; {_EXPECTED}") from error
+
+
+def _replay(args: argparse.Namespace, processor: Any, admitted: Any,
+            records: Iterator[Any]) -> int:
+    """Stream the records in chunks of ``--chunk``: one chunk alive at a time."""
     results = []
     filtered = 0
     for chunk in _chunks(records, args.chunk):
@@ -104,5 +168,6 @@ def _unwrapped(event: Any) -> Any:
         try:
             return json.loads(payload) if isinstance(payload, str) else payload
         except json.JSONDecodeError as error:
-            raise CommandError(f"the invocation record's payload is not JSON: {error}") from error
+            raise EventFileError(f"the invocation record's payload is not JSON: "
+                                 f"{error.msg}") from error
     return event

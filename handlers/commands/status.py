@@ -21,10 +21,25 @@ from ddbproj.handlers.commands.common import (
     CommandError,
     add_aws_options,
     add_database_options,
+    add_json_option,
     aws_client,
+    json_document,
     open_processor,
 )
 from ddbproj.handlers.processor import BatchProcessor
+
+JSON_KEYS = """\
+--json prints one object:
+  stream_checkpoints  one object per shard: shard_id, stream_arn (null for a shard
+                      not started), sequence_number (text, null before the first
+                      record), started, finished, lag_seconds (with --table: the age
+                      of the oldest record not applied, 0 when caught up; else null)
+  backfills           one object per table: table, segments, segments_done, items,
+                      complete
+  rows                one object per projected table: table, rows (null: no table)
+  dead_letters        total, by_table (objects: table, null for unrouted records;
+                      count), latest_errors (strings, newest first)
+  missing_tables      true when some tables do not exist yet ('schema --apply')"""
 
 
 def register(commands: Any) -> None:
@@ -32,10 +47,12 @@ def register(commands: Any) -> None:
         "status", help="checkpoints and lag per shard, rows per table, dead letters",
         description="Show the stream checkpoints (and, with --table, each shard's lag), the "
         "backfill progress, the row count of every projected table and the dead letters.",
+        epilog=JSON_KEYS, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--table", default=None,
                         help="DynamoDB table whose stream lag to measure (reads one record "
                         "per shard)")
+    add_json_option(parser)
     add_aws_options(parser)
     add_database_options(parser)
     parser.set_defaults(run=run)
@@ -51,6 +68,37 @@ def run(args: argparse.Namespace) -> int:
     recent = letters_store.latest_errors()
     counts = processor.sink.row_counts()
     lags = _lags(args, processor) if args.table else {}
+
+    missing = None in counts.values() or not letters_store.exists()
+    if args.json:
+        print(json_document({
+            "stream_checkpoints": [
+                *({"shard_id": cp.shard_id, "stream_arn": cp.stream_arn,
+                   "sequence_number": cp.sequence_number, "started": True,
+                   "finished": cp.finished,
+                   "lag_seconds": None if cp.finished else lags.get(cp.shard_id)}
+                  for cp in checkpoints),
+                *({"shard_id": shard_id, "stream_arn": None, "sequence_number": None,
+                   "started": False, "finished": False, "lag_seconds": lag}
+                  for shard_id, lag in lags.items()
+                  if shard_id not in {cp.shard_id for cp in checkpoints}),
+            ],
+            "backfills": [
+                {"table": name, "segments": len(segments),
+                 "segments_done": sum(1 for p in segments.values() if p.done),
+                 "items": sum(p.items for p in segments.values()),
+                 "complete": all(p.done for p in segments.values())}
+                for name, segments in backfills.items()
+            ],
+            "rows": [{"table": name, "rows": count} for name, count in counts.items()],
+            "dead_letters": {
+                "total": sum(letters.values()),
+                "by_table": [{"table": name, "count": n} for name, n in letters.items()],
+                "latest_errors": list(recent),
+            },
+            "missing_tables": missing,
+        }))
+        return 0
 
     lines: list[str] = []
     lines.append("stream checkpoints:" if checkpoints or lags else "stream checkpoints: none")
@@ -76,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
     lines.append(f"dead letters: {sum(letters.values())}")
     lines.extend(f"  {name or '(no table)':<24}{n:>10}" for name, n in letters.items())
     lines.extend(f"  latest: {error}" for error in recent)
-    if None in counts.values() or not letters_store.exists():
+    if missing:
         lines.append("some tables do not exist yet: run 'ddbproj schema --apply' to create them")
     print("\n".join(lines))
     return 0
