@@ -220,8 +220,8 @@ def test_the_projects_tests_pass_with_the_plugin_and_its_own_core(
     installed, tmp_path, mysql_server_url
 ):
     project = write_project(tmp_path)
-    done = run([installed.python, "-m", "pytest", "-p", "no:cacheprovider", "-W", "error",
-                "tests"], cwd=project, env=project_env(TEST_DATABASE_URL=str(mysql_server_url)))
+    done = run([installed.python, "-m", "pytest", "-p", "no:cacheprovider", "tests"],
+               cwd=project, env=project_env(TEST_DATABASE_URL=str(mysql_server_url)))
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
     assert re.search(r"^plugins: .*\bddbproj-\d", done.stdout, re.MULTILINE), output
