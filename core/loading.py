@@ -21,9 +21,10 @@ from typing import Any
 import attrs
 
 from ddbproj.core.projector import Projector
-from ddbproj.core.registry import DEFAULT_TYPE_ATTRIBUTE, ProjectorRegistry
+from ddbproj.core.registry import DEFAULT_TYPE_ATTRIBUTE, ProjectorRegistry, RegistryError
 
 __all__ = [
+    "DEFAULT_PROJECTIONS",
     "ENTRY_POINT_GROUP",
     "ProjectorSource",
     "discover_projectors",
@@ -32,6 +33,10 @@ __all__ = [
 ]
 
 ENTRY_POINT_GROUP = "ddbproj.projections"
+
+#: The package ``PROJECTIONS`` names by default. A project whose projectors all come from
+#: installed packages' entry points need not have it.
+DEFAULT_PROJECTIONS = "projections"
 
 
 @attrs.frozen
@@ -52,20 +57,39 @@ def load_registry(
 ) -> ProjectorRegistry:
     """Import every named module (and every module of a named package), and with
     ``entry_points`` those of the ``ddbproj.projections`` group, and register the
-    ``Projector`` subclasses defined there. Conflicts fail here, at start-up."""
+    ``Projector`` subclasses defined there. Conflicts fail here, at start-up, and so does
+    finding no projector at all: a handler with none would skip every record."""
+    names = [name.strip() for name in module_names]
     registry = ProjectorRegistry(type_attribute=type_attribute)
-    for source in discover_projectors(module_names, entry_points=entry_points):
+    for source in discover_projectors(names, entry_points=entry_points):
         registry.register(source.projector)
+    if len(registry) == 0:
+        where = (f"nor in the {ENTRY_POINT_GROUP!r} entry points" if entry_points
+                 else "(the entry points were not read)")
+        named = ",".join(name for name in names if name) or "(nothing)"
+        raise RegistryError(
+            f"no projectors found in PROJECTIONS={named} {where}: add a module with a "
+            f"Projector subclass to {DEFAULT_PROJECTIONS}/ or set PROJECTIONS"
+        )
     return registry
 
 
 def discover_projectors(
     module_names: Iterable[str], *, entry_points: bool = True
 ) -> list[ProjectorSource]:
-    """The projector classes of the named modules, then of the entry points, each once."""
+    """The projector classes of the named modules, then of the entry points, each once.
+
+    The default package, ``projections``, may be absent (its projectors may all come from
+    entry points); any other module named, or a module it imports, must be importable."""
     found: dict[type[Projector[Any]], ProjectorSource] = {}
     for name in module_names:
-        for module in _modules(name.strip()):
+        try:
+            modules = list(_modules(name.strip()))
+        except ModuleNotFoundError as error:
+            if name.strip() == DEFAULT_PROJECTIONS and error.name == DEFAULT_PROJECTIONS:
+                continue
+            raise
+        for module in modules:
             for projector in projectors_in(module):
                 found.setdefault(projector, ProjectorSource(projector, "PROJECTIONS",
                                                             module.__name__))

@@ -1,13 +1,16 @@
 """Projectors from PROJECTIONS modules and from installed packages' entry points."""
 
 import datetime
+import importlib
+import pathlib
+import sys
 import uuid
 
 import attrs
 import pytest
 
 from ddbproj.core import Projector, ProjectorRegistry, RegistryError, column, load_registry
-from ddbproj.core.loading import ENTRY_POINT_GROUP, discover_projectors
+from ddbproj.core.loading import DEFAULT_PROJECTIONS, ENTRY_POINT_GROUP, discover_projectors
 
 GIZMOS = '''
 import attrs
@@ -198,3 +201,85 @@ def test_entity_type_table_and_key_must_be_usable_names():
         "names starting with 'ddbproj_' are ddbproj's own tables; choose another name")
     assert refusal(projector_for(Thing, key=())) == (
         "ThingProjector.key is empty; name the fields of the row key, e.g. key = (\"id\",)")
+
+
+# -- a project without the default projections package ----------------------------------
+
+
+@pytest.fixture
+def without_projections(monkeypatch):
+    """sys.path and sys.modules as in a service that has no ``projections`` package."""
+    def is_project(name):
+        return name == DEFAULT_PROJECTIONS or name.startswith(DEFAULT_PROJECTIONS + ".")
+
+    saved = {name: module for name, module in sys.modules.items() if is_project(name)}
+    for name in saved:
+        del sys.modules[name]
+    monkeypatch.setattr(sys, "path", [
+        entry for entry in sys.path
+        if not (pathlib.Path(entry or ".") / DEFAULT_PROJECTIONS).exists()])
+    importlib.invalidate_caches()
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module(DEFAULT_PROJECTIONS)
+    yield
+    for name in [name for name in sys.modules if is_project(name)]:
+        del sys.modules[name]
+    sys.modules.update(saved)
+
+
+def test_the_default_package_is_projections():
+    assert DEFAULT_PROJECTIONS == "projections"
+
+
+def test_without_a_projections_package_the_entry_points_are_the_projectors(
+        without_projections, install):
+    package = install({"gizmos": "{package}"})
+    assert [p.entity_type for p in load_registry([DEFAULT_PROJECTIONS])] == ["Gizmo"]
+    assert [(s.origin, s.module) for s in discover_projectors([DEFAULT_PROJECTIONS])] == [
+        (f"entry point gizmos ({package} 1.2)", f"{package}.gizmos")]
+
+
+def test_no_projector_anywhere_is_an_error_saying_where_to_add_one(without_projections):
+    with pytest.raises(RegistryError) as caught:
+        load_registry([DEFAULT_PROJECTIONS])
+    assert str(caught.value) == (
+        "no projectors found in PROJECTIONS=projections nor in the 'ddbproj.projections' "
+        "entry points: add a module with a Projector subclass to projections/ or set "
+        "PROJECTIONS")
+
+
+def test_no_projector_without_reading_the_entry_points_says_so(without_projections, install):
+    install({"gizmos": "{package}"})
+    with pytest.raises(RegistryError) as caught:
+        load_registry([DEFAULT_PROJECTIONS], entry_points=False)
+    assert str(caught.value) == (
+        "no projectors found in PROJECTIONS=projections (the entry points were not read): "
+        "add a module with a Projector subclass to projections/ or set PROJECTIONS")
+
+
+def test_a_projections_package_importing_a_missing_module_is_an_error(
+        without_projections, install, tmp_path):
+    install({"gizmos": "{package}"})
+    (tmp_path / DEFAULT_PROJECTIONS).mkdir()
+    (tmp_path / DEFAULT_PROJECTIONS / "__init__.py").write_text("import no_such_dependency\n")
+    with pytest.raises(ModuleNotFoundError) as caught:
+        load_registry([DEFAULT_PROJECTIONS])
+    assert caught.value.name == "no_such_dependency"
+
+
+def test_a_projections_module_importing_a_missing_one_is_an_error(
+        without_projections, install, tmp_path):
+    install({"gizmos": "{package}"})
+    (tmp_path / DEFAULT_PROJECTIONS).mkdir()
+    (tmp_path / DEFAULT_PROJECTIONS / "__init__.py").write_text("")
+    (tmp_path / DEFAULT_PROJECTIONS / "users.py").write_text("import projections.helpers\n")
+    with pytest.raises(ModuleNotFoundError) as caught:
+        load_registry([DEFAULT_PROJECTIONS])
+    assert caught.value.name == "projections.helpers"
+
+
+def test_any_other_missing_module_stays_an_error(without_projections, install):
+    install({"gizmos": "{package}"})
+    with pytest.raises(ModuleNotFoundError) as caught:
+        load_registry(["projectionz"])
+    assert caught.value.name == "projectionz"
