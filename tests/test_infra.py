@@ -123,3 +123,31 @@ def test_alarms_read_metrics_the_handler_emits(template):
         "IteratorAge", "Errors"}
     for alarm in own:
         assert alarm["Dimensions"] == [{"Name": "service", "Value": observability.SERVICE}]
+
+
+def test_event_source_mapping_publishes_its_event_count_metrics(template):
+    mapping = resource(template, "AWS::Lambda::EventSourceMapping")
+    assert mapping["MetricsConfig"] == {"Metrics": ["EventCount"]}
+
+
+def test_snapstart_is_an_option_on_the_published_versions_the_stream_invokes(template):
+    function = resource(template, "AWS::Serverless::Function")
+    assert function["SnapStart"] == {"ApplyOn": {"Ref": "SnapStart"}}
+    assert template["Parameters"]["SnapStart"]["Default"] == "None"
+    assert template["Parameters"]["SnapStart"]["AllowedValues"] == ["None", "PublishedVersions"]
+    assert function["AutoPublishAlias"] == "live"
+    mapping = resource(template, "AWS::Lambda::EventSourceMapping")
+    assert mapping["FunctionName"] == {"Ref": "Function.Alias"}
+    major, minor = map(int, function["Runtime"].removeprefix("python").split("."))
+    assert (major, minor) >= (3, 12), "SnapStart for Python needs python3.12 or later"
+
+
+def test_the_proxy_pinning_rule_is_stated_beside_the_concurrency_cap():
+    lines = TEMPLATE.read_text("utf-8").splitlines()
+    above = lines[:lines.index("  ReservedConcurrency:")]
+    comment = []
+    while above and above[-1].startswith("  #"):
+        comment.insert(0, above.pop())
+    comment = " ".join(comment)
+    assert "16 KB" in comment
+    assert "MaxConnectionsPercent" in comment
