@@ -63,6 +63,23 @@ NEVER_IMPORTED = (
     "*.pyx",
 )
 
+#: Modules and packages a cold start and its batches never import (measured: the modules a
+#: cold start, a batch, a dead letter and a refused value load from the zip). Each is removed
+#: only while no kept module imports it, even lazily inside a function (``if TYPE_CHECKING``
+#: blocks aside): what something kept could import stays. The MySQL dialect is the one the
+#: function uses; SQLite stays (its driver is the standard library's).
+UNUSED_BY_THE_FUNCTION = (
+    "sqlalchemy/orm",
+    "sqlalchemy/ext",
+    "sqlalchemy/dialects/mssql",
+    "sqlalchemy/dialects/oracle",
+    "sqlalchemy/dialects/postgresql",
+    "aws_lambda_powertools/event_handler/*",
+    "aws_lambda_powertools/utilities/*",
+    "ddbproj/handlers/cli.py",
+    "ddbproj/handlers/commands",
+)
+
 #: What ``importlib.metadata`` reads in a ``*.dist-info``: METADATA (name, version),
 #: entry_points.txt (ddbproj reads the ``ddbproj.projections`` group); the licenses stay
 #: because the packages' licenses ask that their notice travel with every copy.
@@ -226,6 +243,36 @@ def prune(root: Path, patterns: Iterable[str] = NEVER_IMPORTED) -> list[str]:
     return removed
 
 
+def prune_unreferenced(root: Path, candidates: Iterable[str] = UNUSED_BY_THE_FUNCTION
+                       ) -> tuple[list[str], list[str]]:
+    """Remove the candidates (shell patterns of module files or package folders) that no
+    kept module imports; the removed paths and the candidates kept because something kept
+    imports them, both sorted."""
+    paths = sorted({relative.as_posix() for pattern in candidates
+                    for relative in (p.relative_to(root) for p in root.glob(pattern))
+                    if (relative.suffix == ".py" and relative.name != "__init__.py")
+                    or (root / relative).is_dir()})
+    module_of = {path: path.removesuffix(".py").replace("/", ".") for path in paths}
+    doomed = set(paths)
+    while True:
+        gone = [module_of[path] for path in doomed]
+        referenced = {line.split(": ", 1)[1] for line in
+                      imports_of_removed(root, gone, skip=[root / p for p in doomed])}
+        saved = {path for path in doomed
+                 if any(r == module_of[path] or r.startswith(module_of[path] + ".")
+                        for r in referenced)}
+        if not saved:
+            break
+        doomed -= saved
+    for path in sorted(doomed):
+        target = root / path
+        if target.is_dir():
+            shutil.rmtree(target)
+        else:
+            target.unlink()
+    return sorted(doomed), sorted(set(paths) - doomed)
+
+
 def trim_dist_info(root: Path, kept: Iterable[str] = DIST_INFO_KEPT) -> list[str]:
     """Keep in each ``*.dist-info`` only what ``importlib.metadata`` reads, and licenses."""
     kept = tuple(kept)
@@ -241,12 +288,17 @@ def trim_dist_info(root: Path, kept: Iterable[str] = DIST_INFO_KEPT) -> list[str
     return removed
 
 
-def imports_of_removed(root: Path, removed_modules: Iterable[str]) -> list[str]:
+def imports_of_removed(root: Path, removed_modules: Iterable[str],
+                       skip: Iterable[Path] = ()) -> list[str]:
     """``file: module`` for every import statement of a kept module (at any depth, lazy
-    imports included) that names a removed module: what would fail at run time."""
+    imports included) that names a removed module: what would fail at run time. Sources
+    under ``skip`` count as removed already."""
     gone = tuple(removed_modules)
+    skipped = tuple(skip)
     found = []
     for source in sorted(root.rglob("*.py")):
+        if any(source == s or s in source.parents for s in skipped):
+            continue
         module = ".".join(source.relative_to(root).with_suffix("").parts)
         if module.endswith(".__init__"):
             module = module.removesuffix(".__init__")
@@ -362,7 +414,9 @@ def build(python: str, target: Path, work: Path, *, template: Path = TEMPLATE,
     install_dependencies(root, runtime_requirements(repo / "pyproject.toml"), runtime,
                          constraints)
     copy_application(root, repo)
-    removed = prune(root) + trim_dist_info(root)
+    removed = prune(root)
+    unused, kept = prune_unreferenced(root)
+    removed += unused + trim_dist_info(root)
     broken = imports_of_removed(root, _removed_modules(removed))
     if broken:
         raise PackageError("kept modules import removed ones: " + "; ".join(broken[:5]))
@@ -374,7 +428,8 @@ def build(python: str, target: Path, work: Path, *, template: Path = TEMPLATE,
     zipped, unzipped = zip_sizes(target)
     return {"runtime": f"python{runtime[0]}.{runtime[1]}", "python": found["executable"],
             "version": found["version"], "zip": str(target), "zipped": zipped,
-            "unzipped": unzipped, "removed": len(removed), "root": str(root)}
+            "unzipped": unzipped, "removed": len(removed), "unused_removed": unused,
+            "unused_kept": kept, "root": str(root)}
 
 
 def _removed_modules(removed: Iterable[str]) -> list[str]:

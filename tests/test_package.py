@@ -147,6 +147,22 @@ def test_prune_removes_what_the_handler_never_imports(tmp_path):
     assert package.imports_of_removed(root, package._removed_modules(removed)) == []
 
 
+def test_unused_modules_go_unless_something_kept_imports_them(tmp_path):
+    root = tmp_path / "site"
+    write(root, "lib/__init__.py", "from lib import a\n")
+    write(root, "lib/a.py")
+    write(root, "lib/b.py", "def f():\n    import lib.c\n")
+    write(root, "lib/c.py")
+    write(root, "lib/d/__init__.py")
+    write(root, "lib/e.py", "from typing import TYPE_CHECKING\n"
+          "if TYPE_CHECKING:\n    import lib.b\n"
+          "def g():\n    from lib.d import x\n")
+    removed, kept = package.prune_unreferenced(root, ["lib/[abcd]*"])
+    assert removed == ["lib/b.py", "lib/c.py"]
+    assert kept == ["lib/a.py", "lib/d"]
+    assert sorted(p.name for p in (root / "lib").iterdir()) == ["__init__.py", "a.py", "d", "e.py"]
+
+
 def test_dist_info_keeps_what_importlib_metadata_reads(tmp_path):
     root = fake_site(tmp_path / "site")
     removed = package.trim_dist_info(root)
@@ -272,6 +288,17 @@ def built(tmp_path_factory):
     info = package.interpreter(python)
     return types.SimpleNamespace(python=python, zip=work / "lambda.zip", names=names,
                                  root=unzipped, info=info, summary=summary, work=work)
+
+
+def test_the_zip_leaves_out_what_the_function_never_imports(built):
+    for gone in ("sqlalchemy/orm/", "sqlalchemy/ext/", "sqlalchemy/dialects/mssql/",
+                 "ddbproj/handlers/commands/", "ddbproj/handlers/cli.py",
+                 "aws_lambda_powertools/utilities/parser/"):
+        assert not [n for n in built.names if n.startswith(gone)], gone
+    assert "sqlalchemy/dialects/mysql/pymysql.py" in built.names
+    zipped, unzipped = package.zip_sizes(built.zip)
+    assert zipped < 8 * 2**20
+    assert unzipped < 24 * 2**20
 
 
 def test_the_zip_holds_no_test_code_and_no_pytest_plugin(built):
