@@ -44,7 +44,7 @@ def _usable_url(_settings: Any, _attribute: Any, url: str | None) -> None:
     try:
         parse_database_url(url, source="DATABASE_URL")
     except DatabaseUrlError as error:
-        raise SettingsError(str(error)) from None
+        raise SettingsError(str(error)) from error
 
 
 @attrs.frozen
