@@ -56,10 +56,11 @@ lint: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/python -m pytest -m "not mysql"
 
-## benchmarks against baselines in one process (see bench/README.md)
-bench: $(STAMP)
+## benchmarks against baselines in one process (see bench/README.md); the cold start also from the
+## Lambda zip that make package builds
+bench: package
 	PYTHON=$(BIN)/python bash tests/ensure-mysql.sh --local
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench --zip dist/lambda.zip --zip-python $(LAMBDA_PYTHON)
 
 ## make sure the server the plugin will choose answers for the integration tests
 mysql: $(STAMP)

@@ -103,7 +103,7 @@ def _has_bytecode(path: str) -> bool:
 
 # ---- measuring a zip (dev venv) ------------------------------------------------------------
 
-def measure_zip(zip_path: Path, python: str, *, runs: int = 5, records: int = 1_000,
+def measure_zip(zip_path: Path, python: str, *, runs: int = 7, records: int = 1_000,
                 database_url: str | None = None) -> dict[str, Any]:
     """Sizes of the zip, and the medians (and minimums) of ``runs`` fresh cold starts."""
     from bench import workload
@@ -214,7 +214,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--zip", type=Path, help="measure this Lambda zip")
     parser.add_argument("--python", default=sys.executable,
                         help="the runtime's Python for --zip (default: this one)")
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--package", help=argparse.SUPPRESS)

@@ -18,11 +18,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import attrs
 
-from bench import rss, workload
+from bench import coldstart, rss, workload
 from bench.database import fresh_database
 from bench.paths import (
     BenchPath,
@@ -63,6 +64,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="records the naive path runs per batch; its time is scaled "
                         "(default 500)")
     parser.add_argument("--no-memory", action="store_true", help="skip memory and cold start")
+    parser.add_argument("--zip", default="",
+                        help="also measure the cold start from this Lambda zip (make bench: "
+                        "dist/lambda.zip)")
+    parser.add_argument("--zip-python", default=sys.executable,
+                        help="the runtime's Python for --zip (make bench: LAMBDA_PYTHON)")
     parser.add_argument("--order-100k", action="store_true",
                         help="also time 100k Order records as one event (~1 GiB of event "
                         "dicts; adds ~3 minutes)")
@@ -102,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
                 _memory(url, entities, workdir, quick=args.quick)
                 for path in paths:
                     path.reset()
-                _cold_start(url, workdir)
+                _cold_start(url, workdir, args.zip, args.zip_python)
         finally:
             for path in paths:
                 path.close()
@@ -219,7 +225,7 @@ def _memory(url: str, entities: list[str], workdir: str, *, quick: bool) -> None
         sys.stdout.flush()
 
 
-def _cold_start(url: str, workdir: str) -> None:
+def _cold_start(url: str, workdir: str, zip_path: str = "", zip_python: str = "") -> None:
     files = []
     for index in range(2):
         path = os.path.join(workdir, f"cold-{index}.json")
@@ -236,6 +242,11 @@ def _cold_start(url: str, workdir: str) -> None:
     print(f"| {found['import_ms']:.0f} ms | {found['first_batch_ms']:.0f} ms "
           f"| {found['second_batch_ms']:.0f} ms | {', '.join(found['loaded_by_import'])}"
           f"{'' if found['boto3_after_first_batch'] else ' (boto3 not loaded)'} |")
+    if zip_path:
+        print(f"\n### Cold start from the Lambda zip ({zip_path})\n")
+        print("```")
+        print(coldstart.report(coldstart.measure_zip(Path(zip_path), zip_python, runs=7)))
+        print("```")
 
 
 def _machine() -> str:

@@ -10,17 +10,26 @@ from ddbproj.adapters.credentials import make_database_engine
 from ddbproj.adapters.engine import make_engine
 from ddbproj.adapters.sink import SqlSink
 from ddbproj.core.loading import load_registry
+from ddbproj.core.registry import ProjectorRegistry
 from ddbproj.handlers.processor import BatchProcessor
 from ddbproj.handlers.settings import Settings
 
-__all__ = ["build_engine", "build_processor"]
+__all__ = ["build_engine", "build_processor", "build_registry"]
 
 
-def build_processor(settings: Settings, *, database_url: str | None = None) -> BatchProcessor:
-    """A processor for ``settings``; ``database_url`` overrides the configured database."""
-    registry = load_registry(settings.projections, type_attribute=settings.entity_type_attribute)
+def build_processor(settings: Settings, *, database_url: str | None = None,
+                    registry: ProjectorRegistry | None = None) -> BatchProcessor:
+    """A processor for ``settings``; ``database_url`` overrides the configured database,
+    ``registry`` one built already (before a SnapStart snapshot)."""
+    if registry is None:
+        registry = build_registry(settings)
     engine = make_engine(database_url) if database_url else build_engine(settings)
     return BatchProcessor(registry, SqlSink(engine, registry))
+
+
+def build_registry(settings: Settings) -> ProjectorRegistry:
+    """The projectors ``PROJECTIONS`` names and the installed entry points declare."""
+    return load_registry(settings.projections, type_attribute=settings.entity_type_attribute)
 
 
 def build_engine(settings: Settings) -> sa.Engine:

@@ -407,9 +407,9 @@ def build(python: str, target: Path, work: Path, *, template: Path = TEMPLATE,
     found = interpreter(python)
     check_runtime(runtime, found["version"], python)
     check_snapstart(runtime, snapstart_setting(template))
-    if work.exists():
-        shutil.rmtree(work)
     root = work / "lambda"
+    if root.exists():
+        shutil.rmtree(root)
     root.mkdir(parents=True)
     install_dependencies(root, runtime_requirements(repo / "pyproject.toml"), runtime,
                          constraints)

@@ -7,6 +7,7 @@ The assembly steps run on small fake trees (no network). The full build runs onc
 when no interpreter of the template's runtime Python is installed.
 """
 
+import importlib
 import importlib.metadata
 import importlib.util
 import json
@@ -240,19 +241,44 @@ def snapstart(monkeypatch, tmp_path):
     stream.reset()
 
 
-def test_snapstart_builds_the_processor_before_the_snapshot(snapstart):
+def test_snapstart_builds_the_registry_before_the_snapshot_and_no_engine(snapstart):
     stream._register_snapstart_hooks()
     assert snapstart == {"before": [stream.before_snapshot], "after": [stream.after_restore]}
-    assert stream._processor is None
     snapstart["before"][0]()
-    assert stream._processor is not None
-    assert sorted(stream._processor.registry.tables()) == ["orders", "users"]
+    assert stream._processor is None
+    registry = stream._registry
+    assert sorted(registry.tables()) == ["orders", "users"]
+    snapstart["after"][0]()
+    assert stream._get_processor().registry is registry
 
 
-def test_after_restore_drops_the_pooled_connections_and_keeps_the_processor(snapstart):
+def test_before_snapshot_imports_boto3_only_when_the_connection_needs_it(snapstart,
+                                                                           monkeypatch):
+    imported = []
+    real_import = importlib.import_module
+
+    def recording(name, *args):
+        imported.append(name)
+        return real_import(name, *args)
+
+    monkeypatch.setattr(importlib, "import_module", recording)
+    stream.before_snapshot()
+    assert "boto3" not in imported
+    assert "sqlalchemy.dialects.mysql.pymysql" in imported
+
+    stream.reset()
+    monkeypatch.setenv("DATABASE_SECRET_ARN", "arn:aws:secretsmanager:eu-west-1:1:secret:db")
+    monkeypatch.setenv("DATABASE_HOST", "proxy.example")
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    monkeypatch.delenv("DATABASE_URL")
+    stream.before_snapshot()
+    assert imported.count("boto3") == 1
+
+
+def test_after_restore_drops_an_engine_built_before_the_snapshot(snapstart):
     stream._register_snapstart_hooks()
     snapstart["before"][0]()
-    processor = stream._processor
+    processor = stream._get_processor()
     engine = processor.sink.engine
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT 1").scalar() == 1
@@ -260,8 +286,11 @@ def test_after_restore_drops_the_pooled_connections_and_keeps_the_processor(snap
 
     snapstart["after"][0]()
     assert engine.pool.checkedin() == 0
-    assert stream._get_processor() is processor
-    with engine.connect() as conn:
+    restored = stream._get_processor()
+    assert restored is not processor
+    assert restored.sink.engine is not engine
+    assert restored.registry is processor.registry
+    with restored.sink.engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT 2").scalar() == 2
 
 
