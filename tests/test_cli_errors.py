@@ -451,3 +451,22 @@ def test_expected_failures_are_told_from_bugs():
     assert cli.expected_failure(FileNotFoundError(2, "No such file or directory", "f.json")) == (
         "cannot open f.json: No such file or directory")
 
+
+
+def test_a_chunk_the_database_cannot_take_fails_with_exit_2(ddbproj, tmp_path):
+    database = sqlite(tmp_path)
+    assert ddbproj("schema", "--apply", "--database-url", database).returncode == 0
+    engine = sa.create_engine(database)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE users DROP COLUMN name")
+    engine.dispose()
+    path = tmp_path / "event.json"
+    path.write_text(json.dumps({"Records": [user_record()]}))
+    result = ddbproj("replay", path, "--database-url", database)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        "ddbproj replay: error: chunk 1 failed and nothing of it was committed (0 chunks "
+        "before it were): StatementFailed: OperationalError: table users has no column named "
+        "name; replay the file again once the cause is fixed (records already applied are "
+        "skipped)")

@@ -88,4 +88,7 @@ def run(args: argparse.Namespace) -> int:
           f"({stats.resumed_items} before resuming), {stats.applied} applied, "
           f"{stats.skipped} skipped, {stats.dead_lettered} dead letters, "
           f"{time.perf_counter() - started:.1f}s")
-    return 0 if stats.complete or stop.is_set() else 1
+    if not (stats.complete or stop.is_set()):
+        raise CommandError("the scan ended before every segment was done: run the same "
+                           "command again to resume")
+    return 0

@@ -120,15 +120,17 @@ def _lambda_records(path: str, document: Any) -> list[Any]:
 def _replay(args: argparse.Namespace, processor: Any, admitted: Any,
             records: Iterator[Any]) -> int:
     """Stream the records in chunks of ``--chunk``: one chunk alive at a time."""
-    results = []
+    results: list[BatchResult] = []
     filtered = 0
     for chunk in _chunks(records, args.chunk):
         kept, dropped = admitted.split(chunk)
         filtered += len(dropped)
         result = processor.process_event({"Records": kept})
         if not result.ok:
-            print(f"batch failed, nothing of it committed: {result.error}")
-            return 1
+            raise CommandError(
+                f"chunk {len(results) + 1} failed and nothing of it was committed "
+                f"({len(results)} chunks before it were): {result.error}; replay the file "
+                "again once the cause is fixed (records already applied are skipped)")
         results.append(result)
     return _report(results, filtered=filtered)
 
@@ -145,10 +147,6 @@ def _chunks(records: Iterator[Any], size: int) -> Iterator[list[Any]]:
 
 
 def _report(results: list[BatchResult], *, filtered: int) -> int:
-    if any(not r.ok for r in results):
-        failed = next(r for r in results if not r.ok)
-        print(f"batch failed, nothing of it committed: {failed.error}")
-        return 1
     totals = {
         "records": sum(r.records for r in results),
         "applied": sum(r.applied for r in results),

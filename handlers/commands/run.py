@@ -83,8 +83,8 @@ def run(args: argparse.Namespace) -> int:
         with stop_on_sigint(stop, "the consumer"):
             stats = consumer.run(until_idle=args.until_idle, stop=stop)
     except ConsumerFailed as error:
-        print(f"ddbproj run: {error}", file=sys.stderr)
-        return 1
+        raise CommandError(f"{error}: run the same command again to resume from the "
+                           "checkpoint once the cause is fixed") from error
     except (BotoCoreError, ClientError) as error:
         raise CommandError(f"reading the stream of {args.table!r} failed: {error}") from error
     print(f"run {args.table}: {stats.records} records in {stats.pages} pages, "
