@@ -1,7 +1,7 @@
 """The ``ddbproj`` command line: one module per command in ``handlers/commands``.
 
 Exit status: 0 success; 1 a difference found (``verify``, ``schema --check``,
-``filter-criteria --check``) or records that still fail (``dlq replay``, ``replay``);
+``filter-criteria --check``) or dead letters that still fail (``dlq replay``);
 2 an expected failure (usage, configuration, credentials, a database or AWS that refuses,
 a file that is not what it should be, a projector definition), printed as one line that
 says what to do; 3 an unexpected error, one line too. ``--debug`` prints the traceback.
@@ -54,10 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ddbproj",
         description="Keep SQL tables equal to a DynamoDB table by projecting its stream.",
-        epilog="Exit status: 0 success; 1 a difference found (verify, --check) or records "
-        "still failing; 2 an expected failure (usage, configuration, connection, a file, a "
-        "projector definition), one line on stderr saying what to do; 3 an unexpected "
-        "error. -v and --debug work before or after the command.",
+        epilog="Exit status: 0 success; 1 a difference found (verify, --check) or dead "
+        "letters still failing (dlq replay); 2 an expected failure (usage, configuration, "
+        "connection, a file, a projector definition), one line on stderr saying what to "
+        "do; 3 an unexpected error. -v and --debug work before or after the command.",
     )
     parser.add_argument("--version", action="version", version=f"ddbproj {__version__}")
     _add_global_options(parser, default=False)
