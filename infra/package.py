@@ -166,9 +166,17 @@ def snapstart_setting(template: Path = TEMPLATE, samconfig: Path = SAMCONFIG) ->
                     value = default[1]
                     break
     if samconfig.exists():
-        overrides = re.search(r"SnapStart=(\w+)", samconfig.read_text("utf-8"))
-        if overrides:
-            value = overrides[1]
+        with samconfig.open("rb") as handle:
+            config = tomllib.load(handle)
+        for environment in config.values():
+            if not isinstance(environment, dict):
+                continue
+            overrides = environment.get("deploy", {}).get("parameters", {}).get(
+                "parameter_overrides", "")
+            text = " ".join(overrides) if isinstance(overrides, list) else str(overrides)
+            found = re.search(r"(?:^|\s)SnapStart=[\"']?(\w+)", text)
+            if found:
+                value = found[1]
     return value
 
 

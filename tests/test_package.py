@@ -84,9 +84,10 @@ def test_snapstart_needs_python_3_12(tmp_path):
         package.check_snapstart((3, 11), "PublishedVersions")
     package.check_snapstart((3, 12), "PublishedVersions")
     package.check_snapstart((3, 11), "None")
-    assert package.snapstart_setting() in {"None", "PublishedVersions"}
+    assert package.snapstart_setting() == "None"
     config = write(tmp_path, "samconfig.toml",
-                   'parameter_overrides = "SnapStart=PublishedVersions"')
+                   '# "SnapStart=Commented" is not a setting\n[default.deploy.parameters]\n'
+                   'parameter_overrides = "BatchSize=10 SnapStart=PublishedVersions"\n')
     assert package.snapstart_setting(package.TEMPLATE, config) == "PublishedVersions"
 
 
