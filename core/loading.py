@@ -14,18 +14,21 @@ import importlib
 import importlib.metadata
 import inspect
 import pkgutil
+import traceback
 from collections.abc import Iterable, Iterator
 from types import ModuleType
 from typing import Any
 
 import attrs
 
+from ddbproj.core.errors import ProjectorError
 from ddbproj.core.projector import Projector
 from ddbproj.core.registry import DEFAULT_TYPE_ATTRIBUTE, ProjectorRegistry, RegistryError
 
 __all__ = [
     "DEFAULT_PROJECTIONS",
     "ENTRY_POINT_GROUP",
+    "ProjectorModuleFailed",
     "ProjectorSource",
     "discover_projectors",
     "load_registry",
@@ -37,6 +40,11 @@ ENTRY_POINT_GROUP = "ddbproj.projections"
 #: The package ``PROJECTIONS`` names by default. A project whose projectors all come from
 #: installed packages' entry points need not have it.
 DEFAULT_PROJECTIONS = "projections"
+
+
+class ProjectorModuleFailed(ProjectorError):
+    """A projector module raised while it was imported: a fault of the application's code,
+    reported with where it happened instead of as a fault of ddbproj."""
 
 
 @attrs.frozen
@@ -124,6 +132,10 @@ def _entry_point_projectors() -> Iterator[ProjectorSource]:
             raise ImportError(
                 f"{origin} names {point.value!r}, which cannot be imported: {error}"
             ) from error
+        except ProjectorError:
+            raise
+        except Exception as error:
+            raise _import_failed(f"{origin} ({point.value})", error) from error
         if inspect.isclass(loaded) and issubclass(loaded, Projector):
             yield ProjectorSource(loaded, origin, loaded.__module__)
         elif isinstance(loaded, ModuleType):
@@ -149,10 +161,33 @@ def _declared(cls: type) -> set[str]:
 def _modules(name: str) -> Iterator[ModuleType]:
     if not name:
         return
-    module = importlib.import_module(name)
+    module = _import(name)
     yield module
     path = getattr(module, "__path__", None)
     if path is None:
         return
     for info in sorted(pkgutil.walk_packages(path, prefix=name + "."), key=lambda i: i.name):
-        yield importlib.import_module(info.name)
+        yield _import(info.name)
+
+
+def _import(name: str) -> ModuleType:
+    """Import a projector module; what its own code raises (other than a missing module or
+    a projector definition error) becomes a ``ProjectorModuleFailed`` naming the place."""
+    try:
+        return importlib.import_module(name)
+    except (ImportError, ProjectorError):
+        raise
+    except Exception as error:
+        raise _import_failed(name, error) from error
+
+
+def _import_failed(name: str, error: Exception) -> ProjectorModuleFailed:
+    if isinstance(error, SyntaxError):
+        where = f"{error.filename}:{error.lineno}"
+    else:
+        frames = traceback.extract_tb(error.__traceback__)
+        where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "?"
+    return ProjectorModuleFailed(
+        f"importing the projector module {name} raised {type(error).__name__}: {error} "
+        f"(at {where}); fix that module"
+    )

@@ -416,21 +416,21 @@ raise RuntimeError("the projections module is broken")
 """
 
 
-def test_an_unexpected_error_is_one_line_and_exit_3(ddbproj, tmp_path):
+def test_a_projector_module_that_raises_is_one_line_naming_it_and_its_line(ddbproj, tmp_path):
     (tmp_path / "raising.py").write_text(RAISING)
     result = ddbproj("projectors", env={"PROJECTIONS": "raising"})
-    assert result.returncode == 3
-    assert result.stderr == (
-        "ddbproj projectors: unexpected error: RuntimeError: the projections module is broken "
-        "(run again with --debug for the traceback)\n")
+    assert result.returncode == 2
+    assert one_line(result, "projectors") == (
+        "importing the projector module raising raised RuntimeError: the projections module is "
+        f"broken (at {tmp_path / 'raising.py'}:1); fix that module")
 
 
-def test_an_unexpected_error_with_debug_is_the_traceback(ddbproj, tmp_path):
+def test_a_projector_module_that_raises_with_debug_is_the_traceback(ddbproj, tmp_path):
     (tmp_path / "raising.py").write_text(RAISING)
     result = ddbproj("projectors", "--debug", env={"PROJECTIONS": "raising"})
-    assert result.returncode == 3
+    assert result.returncode == 2
     assert result.stderr.startswith("Traceback (most recent call last):")
-    assert result.stderr.splitlines()[-1] == "RuntimeError: the projections module is broken"
+    assert "RuntimeError: the projections module is broken" in result.stderr
 
 
 def test_an_unexpected_error_inside_a_command(monkeypatch, tmp_path, capsys):

@@ -10,7 +10,13 @@ import attrs
 import pytest
 
 from ddbproj.core import Projector, ProjectorRegistry, RegistryError, column, load_registry
-from ddbproj.core.loading import DEFAULT_PROJECTIONS, ENTRY_POINT_GROUP, discover_projectors
+from ddbproj.core.errors import ProjectorError
+from ddbproj.core.loading import (
+    DEFAULT_PROJECTIONS,
+    ENTRY_POINT_GROUP,
+    ProjectorModuleFailed,
+    discover_projectors,
+)
 
 GIZMOS = '''
 import attrs
@@ -283,3 +289,35 @@ def test_any_other_missing_module_stays_an_error(without_projections, install):
     with pytest.raises(ModuleNotFoundError) as caught:
         load_registry(["projectionz"])
     assert caught.value.name == "projectionz"
+
+
+@pytest.mark.parametrize(("source", "raised", "line"), [
+    ("X = 1\nraise RuntimeError('no config')\n", "RuntimeError: no config", 2),
+    ("def broken(:\n", "SyntaxError", 1),
+    ("import attrs\nLIMIT = int('ten')\n", "ValueError: invalid literal", 2),
+])
+def test_a_projector_module_that_raises_names_the_module_the_error_and_the_line(
+        tmp_path, monkeypatch, source, raised, line):
+    package = f"failing_{uuid.uuid4().hex[:8]}"
+    (tmp_path / package).mkdir()
+    (tmp_path / package / "__init__.py").write_text("")
+    (tmp_path / package / "widgets.py").write_text(source)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ProjectorModuleFailed) as caught:
+        load_registry([package], entry_points=False)
+    message = str(caught.value)
+    assert message.startswith(f"importing the projector module {package}.widgets raised {raised}")
+    assert message.endswith(f"(at {tmp_path / package / 'widgets.py'}:{line}); fix that module")
+    assert isinstance(caught.value, ProjectorError)  # every command reports it in one line
+
+
+def test_a_definition_error_raised_while_importing_stays_itself(tmp_path, monkeypatch):
+    package = f"misdefined_{uuid.uuid4().hex[:8]}"
+    (tmp_path / package).mkdir()
+    (tmp_path / package / "__init__.py").write_text(GIZMOS.format(entity_type="Gizmo").replace(
+        'key = ("id",)', 'key = ("ids",)'))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ProjectorError) as caught:
+        load_registry([package], entry_points=False)
+    assert not isinstance(caught.value, ProjectorModuleFailed)
+    assert "'ids' is not a field of Gizmo" in str(caught.value)
