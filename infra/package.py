@@ -10,8 +10,9 @@
    x86_64 and the zip measured here is the zip deployed;
 3. copies ``ddbproj`` and the application's ``projections/`` as they are;
 4. removes what the handler never imports (tests, SQLAlchemy's testing package, the pytest
-   plugin, stubs, scripts) and the parts of ``*.dist-info`` that ``importlib.metadata`` does
-   not read;
+   plugin, stubs, scripts; SQLAlchemy's ORM, unused dialects and Powertools utilities unless
+   a kept module imports them) and the parts of ``*.dist-info`` that ``importlib.metadata``
+   does not read;
 5. compiles every module with that interpreter into ``__pycache__`` with
    ``--invalidation-mode unchecked-hash``: the runtime reads the bytecode without comparing
    it with the source and never needs to write (the function's filesystem is read-only).
@@ -64,7 +65,8 @@ NEVER_IMPORTED = (
 )
 
 #: Modules and packages a cold start and its batches never import (measured: the modules a
-#: cold start, a batch, a dead letter and a refused value load from the zip). Each is removed
+#: cold start and two batches load from the zip; tests/test_package.py runs a batch with a
+#: dead letter from it). Each is removed
 #: only while no kept module imports it, even lazily inside a function (``if TYPE_CHECKING``
 #: blocks aside): what something kept could import stays. The MySQL dialect is the one the
 #: function uses; SQLite stays (its driver is the standard library's).
