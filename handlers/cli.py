@@ -31,6 +31,8 @@ __all__ = ["EXIT_EXPECTED", "EXIT_UNEXPECTED", "build_parser", "expected_failure
 
 EXIT_EXPECTED = 2
 EXIT_UNEXPECTED = 3
+#: what a shell reports for a tool stopped by SIGPIPE (128 + 13)
+EXIT_BROKEN_PIPE = 141
 
 #: Modules of ``handlers.commands`` that are helpers, not commands.
 _NOT_COMMANDS = {"common"}
@@ -104,6 +106,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"ddbproj {command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader of stdout went away (`ddbproj status --json | head`): stop quietly, as
+        # the shell's own tools do, and keep the interpreter's last flush from failing
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except Exception as error:
         message = expected_failure(error)
         if args.debug:

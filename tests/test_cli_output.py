@@ -231,3 +231,16 @@ def test_verify_progress(world, capsys, flags, shown):
     assert "verify app: compare" in passes
     assert any(line.startswith("verify app: compare [####################] 5/5 100%")
                for line in lines), lines
+
+
+def test_a_reader_that_stops_reading_ends_the_command_quietly():
+    clean = {k: v for k, v in os.environ.items() if k not in ("PROJECTIONS", "DATABASE_URL")}
+    clean["PYTHONPATH"] = str(REPOSITORY)
+    done = subprocess.Popen(
+        [sys.executable, "-m", "ddbproj.handlers.cli", "projectors", "--json"],
+        cwd=REPOSITORY, env=clean, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    done.stdout.close()  # as `| head -c 0` does: every write finds no reader
+    stderr = done.stderr.read().decode()
+    done.stderr.close()
+    assert done.wait(timeout=60) == 141
+    assert stderr == ""
