@@ -25,8 +25,19 @@ from ddbproj.core.events import StreamEventBuilder
 from ddbproj.handlers import stream
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "infra"))
-import package  # noqa: E402
+
+
+def _load_build_script() -> types.ModuleType:
+    """infra/package.py is a script, not part of the distribution: loaded by its path."""
+    spec = importlib.util.spec_from_file_location("ddbproj_infra_package",
+                                                  REPO / "infra" / "package.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+package = _load_build_script()
 
 RUNTIME = package.template_runtime()
 
