@@ -1,6 +1,7 @@
 """``ddbproj demo`` end to end on embedded defaults (a small run), and on MySQL."""
 
 import re
+import sys
 
 import pytest
 
@@ -23,3 +24,19 @@ def test_demo_into_mysql(projection_db, capsys):
     assert "verify demo: EQUIVALENT" in capsys.readouterr().out
     with projection_db.engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT COUNT(*) FROM users").scalar_one() == 176
+
+
+def test_demo_projects_the_samples_whatever_projections_says(monkeypatch, capsys):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("PROJECTIONS", "no_such_module")
+    assert main(["demo", "--items", "100"]) == 0
+    assert "verify demo: EQUIVALENT" in capsys.readouterr().out
+
+
+def test_demo_outside_a_checkout_says_where_it_runs(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "projections.users", None)  # not importable
+    assert main(["demo", "--items", "10"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ddbproj demo: error: the demo needs the repository's sample "
+                          "projectors")
+    assert err.rstrip().endswith("run make demo in a checkout of ddbproj")

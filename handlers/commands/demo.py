@@ -23,13 +23,15 @@ from ddbproj.adapters.scanner import TableScanner
 from ddbproj.adapters.stream_reader import StreamReader, latest_stream_arn
 from ddbproj.adapters.verifier import Verifier
 from ddbproj.handlers.backfill import Backfill
-from ddbproj.handlers.commands.common import add_database_options, open_processor
+from ddbproj.handlers.commands.common import CommandError, add_database_options, open_processor
 from ddbproj.handlers.consumer import StreamConsumer
 from ddbproj.handlers.processor import BatchProcessor
 from ddbproj.handlers.progress import ProgressMeter
 
 REGION = "ap-northeast-1"
 TABLE = "demo"
+#: the sample projectors the demo writes items for (in the repository, not in the package)
+DEMO_PROJECTIONS = "projections.users,projections.orders"
 DEFAULT_ITEMS = 20_000
 #: Share of the items written before the stream is enabled (the backfill's work).
 BEFORE_STREAM = 0.9
@@ -49,8 +51,19 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from moto import mock_aws
+    # the demo's entities are the samples, whatever PROJECTIONS says; both they and moto
+    # come with a checkout, not with the package
+    try:
+        from moto import mock_aws
 
+        import projections.orders
+        import projections.users  # noqa: F401
+    except ImportError as error:
+        raise CommandError(
+            "the demo needs the repository's sample projectors (projections/users.py, "
+            f"projections/orders.py) and moto (the dev extra) ({error}): run make demo in a "
+            "checkout of ddbproj") from error
+    args.projections = DEMO_PROJECTIONS
     for name, value in (("AWS_ACCESS_KEY_ID", "demo"), ("AWS_SECRET_ACCESS_KEY", "demo"),
                         ("AWS_DEFAULT_REGION", REGION)):
         os.environ.setdefault(name, value)
