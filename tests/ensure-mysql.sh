@@ -41,8 +41,9 @@ if [ "${1:-}" != --local ]; then
   esac
 fi
 
-# the machine may be changed: CI, or a developer who said so
-may_change_machine() { [ "${CI:-}" = true ] || [ "${DDBPROJ_INSTALL_SERVERS:-}" = 1 ]; }
+CONSENT_WHO="mysql"
+# shellcheck source=tests/consent.sh
+source tests/consent.sh  # the working folder is the repository (cd above)
 
 admin() {
   local tool
@@ -97,11 +98,6 @@ refuse() {  # what is missing, and the commands that would fix it; exit 1
     echo "TEST_DATABASE_URL=mysql+pymysql://user:password@host:3306/."
   } >&2
   exit 1
-}
-
-step() {  # print a command, then run it
-  echo "mysql: running: $1"
-  bash -c "$1"
 }
 
 if ! answers; then

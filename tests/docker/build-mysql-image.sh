@@ -14,8 +14,9 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 IMAGE=${IMAGE:-${DDBPROJ_TEST_MYSQL_IMAGE:-ddbproj-test-mysql:latest}}
 SUITE=bookworm
-# the machine may be changed: CI, or a developer who said so
-may_change_machine() { [ "${CI:-}" = true ] || [ "${DDBPROJ_INSTALL_SERVERS:-}" = 1 ]; }
+CONSENT_WHO="mysql image"
+# shellcheck source=tests/consent.sh
+source "$here/../consent.sh"
 
 if ! docker version >/dev/null 2>&1; then
   echo "mysql image: no Docker engine answers to build $IMAGE with (tests/docker/ensure-engine.sh)" >&2
@@ -56,10 +57,7 @@ if ! command -v debootstrap >/dev/null 2>&1; then
     exit 1
   fi
   echo "mysql image: installing debootstrap"
-  for command in "${install[@]}"; do
-    echo "mysql image: running: $command"
-    bash -c "$command"
-  done
+  for command in "${install[@]}"; do step "$command"; done
 fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/ddbproj-mysql-image.XXXXXX")

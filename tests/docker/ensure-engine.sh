@@ -20,8 +20,9 @@ PYTHON=${PYTHON:-.venv/bin/python}
 INSTALL=false; [ "${1:-}" = --install ] && INSTALL=true
 INVOCATION="bash tests/docker/ensure-engine.sh${1:+ $1}"
 answers() { "$PYTHON" -m ddbproj.handlers.pytest_plugin --docker; }
-# the machine may be changed: CI, or a developer who said so
-may_change_machine() { [ "${CI:-}" = true ] || [ "${DDBPROJ_INSTALL_SERVERS:-}" = 1 ]; }
+CONSENT_WHO="docker"
+# shellcheck source=tests/consent.sh
+source tests/consent.sh  # the working folder is the repository (cd above)
 
 if answers; then echo "docker: the engine answers"; exit 0; fi
 if [ -n "${DOCKER_HOST:-}" ]; then
@@ -53,11 +54,6 @@ refuse() {  # what is missing, and the commands that would fix it; exit 1
     echo "(CI=true does the same)."
   } >&2
   exit 1
-}
-
-step() {  # print a command, then run it
-  echo "docker: running: $1"
-  bash -c "$1"
 }
 
 if ! installed; then
